@@ -1,0 +1,143 @@
+"""Every configurable field of the services, declared once, with its type, default and bounds.
+
+The services in `model_name.io.services` inherit these models, so a field is declared in one place
+and validated the same way whether it comes from `containers.yaml`, the environment, a `--set` flag or
+Python code. `AppSettings` is the whole application's configuration; `model_name.sources` builds it
+from its layers and says where each value came from.
+
+Example:
+    >>> LoggerSettings(level="debug").level
+    'DEBUG'
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pydantic as pdt
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"]
+
+DEFAULT_LOG_FORMAT = (
+    "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> | <level>{level: <8}</level> | "
+    "<cyan>{name}</cyan>:<cyan>{function}</cyan>:<cyan>{line}</cyan> - <level>{message}</level>"
+)
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+
+
+class Settings(pdt.BaseModel):
+    """Base of every settings model: unknown keys are errors, values are checked on assignment."""
+
+    model_config = pdt.ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+class LoggerSettings(Settings):
+    """Where and how the application logs.
+
+    Attributes:
+        sink: `stderr`, `stdout`, or the path of a file (its folder is created).
+        level: the lowest level written, case-insensitive (`debug` means `DEBUG`).
+        format: a loguru format string.
+        colorize: colour the output; `None` colours only a terminal.
+        serialize: write one JSON object a line instead of the format.
+        backtrace: show the whole stack of an exception, beyond the catching frame.
+        diagnose: show variable values in tracebacks; off by default because values may be secrets.
+        catch: keep the application running if the sink itself fails.
+    """
+
+    sink: str = "stderr"
+    level: LogLevel = "INFO"
+    format: str = DEFAULT_LOG_FORMAT
+    colorize: bool | None = None
+    serialize: bool = False
+    backtrace: bool = True
+    diagnose: bool = False
+    catch: bool = True
+
+    @pdt.field_validator("level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @pdt.field_validator("sink")
+    @classmethod
+    def _non_empty_sink(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("sink must be 'stderr', 'stdout' or a file path, not empty")
+        return value
+
+
+class AlertsSettings(Settings):
+    """Desktop notifications for the events of a job.
+
+    Attributes:
+        enable: send desktop notifications; when off, alerts are written to the log instead.
+        app_name: the application name the notification shows.
+        timeout: seconds a notification stays on screen; `None` leaves it to the desktop.
+    """
+
+    enable: bool = True
+    app_name: str = pdt.Field(default="model_name", min_length=1)
+    timeout: int | None = pdt.Field(default=None, ge=0, le=3600)
+
+
+class MlflowSettings(Settings):
+    """Where and how runs, metrics and models are tracked.
+
+    Attributes:
+        tracking_uri: the tracking store: `sqlite:///mlflow.db` (the default, a file in the current
+            folder that a plain `mlflow ui` opens) or the `http(s)://` address of an MLflow server.
+        registry_uri: the model registry; `None` means the tracking store.
+        experiment_name: the experiment the runs go to (created when missing).
+        registry_name: the name models are registered under.
+        tracking_username: basic-auth user for an MLflow server.
+        tracking_password: basic-auth password for an MLflow server (a secret: never printed).
+        tracking_token: bearer token for an MLflow server (a secret: never printed).
+        autolog_disable: turn MLflow's autologging off.
+        autolog_disable_for_unsupported_versions: skip autologging for untested library versions.
+        autolog_exclusive: let autologging log only to runs it created itself.
+        autolog_log_input_examples: log an input example with autologged models.
+        autolog_log_model_signatures: log signatures with autologged models.
+        autolog_log_models: let autologging log models (the jobs log theirs explicitly).
+        autolog_log_datasets: log dataset information with autologged runs.
+        autolog_silent: silence MLflow's own autologging messages.
+    """
+
+    tracking_uri: str = pdt.Field(default=DEFAULT_TRACKING_URI, min_length=1)
+    registry_uri: str | None = None
+    experiment_name: str = pdt.Field(default="model_name", min_length=1)
+    registry_name: str = pdt.Field(default="model_name", min_length=1)
+    tracking_username: str | None = None
+    tracking_password: pdt.SecretStr | None = None
+    tracking_token: pdt.SecretStr | None = None
+    autolog_disable: bool = False
+    autolog_disable_for_unsupported_versions: bool = False
+    autolog_exclusive: bool = False
+    autolog_log_input_examples: bool = False
+    autolog_log_model_signatures: bool = True
+    autolog_log_models: bool = False
+    autolog_log_datasets: bool = False
+    autolog_silent: bool = False
+
+
+class AppSettings(BaseSettings):
+    """The whole configuration: one section per service, and one per job under `jobs`.
+
+    Used alone, it reads `MODEL_NAME_<SECTION>__<KEY>` variables like any pydantic-settings model;
+    the command line builds it with `model_name.sources.load_settings`, which adds the file and
+    `--set` layers and remembers where every value came from.
+
+    Example:
+        >>> AppSettings(mlflow={"experiment_name": "demo"}).mlflow.experiment_name
+        'demo'
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="MODEL_NAME_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    logger: LoggerSettings = pdt.Field(default_factory=LoggerSettings)
+    alerts: AlertsSettings = pdt.Field(default_factory=AlertsSettings)
+    mlflow: MlflowSettings = pdt.Field(default_factory=MlflowSettings)
+    jobs: dict[str, dict[str, Any]] = pdt.Field(default_factory=dict)
