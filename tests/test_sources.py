@@ -164,13 +164,28 @@ def test_interpolate_keeps_text_without_variables() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("logger:\n  levle: DEBUG\n", r"unknown key logger.levle \(from .*:2\); did you mean logger.level\?"),
+        (
+            "logger:\n  levle: DEBUG\n",
+            r"unknown key logger.levle \(from .*:2\); did you mean logger.level\?",
+        ),
         ("loger:\n  level: DEBUG\n", r"unknown key loger \(from .*:2\); did you mean logger\?"),
-        ("alerts:\n  timeout: soon\n", r"alerts.timeout \(from .*:2\): Input should be a valid integer"),
-        ("alerts:\n  timeout: -1\n", r"alerts.timeout \(from .*:2\): Input should be greater than or equal to 0"),
+        (
+            "alerts:\n  timeout: soon\n",
+            r"alerts.timeout \(from .*:2\): Input should be a valid integer",
+        ),
+        (
+            "alerts:\n  timeout: -1\n",
+            r"alerts.timeout \(from .*:2\): Input should be greater than or equal to 0",
+        ),
         ("jobs:\n  dmeo: {}\n", r"unknown key jobs.dmeo \(from .*:2\); did you mean jobs.demo\?"),
-        ("jobs:\n  demo:\n    epoch: 2\n", r"unknown key jobs.demo.epoch \(from .*:3\); did you mean jobs.demo.epochs\?"),
-        ("jobs:\n  demo:\n    epochs: 0\n", r"jobs.demo.epochs \(from .*:3\): Input should be greater than or equal to 1"),
+        (
+            "jobs:\n  demo:\n    epoch: 2\n",
+            r"unknown key jobs.demo.epoch \(from .*:3\); did you mean jobs.demo.epochs\?",
+        ),
+        (
+            "jobs:\n  demo:\n    epochs: 0\n",
+            r"jobs.demo.epochs \(from .*:3\): Input should be greater than or equal to 1",
+        ),
         ("jobs:\n  demo:\n    logger_service: x\n", r"unknown key jobs.demo.logger_service"),
         ("jobs: [a]\n", r"jobs \(from .*:1\): should map job names"),
         ("jobs:\n  demo: 3\n", r"jobs.demo \(from .*:2\): should map fields"),
@@ -186,16 +201,24 @@ def test_file_errors_name_the_key_and_the_line(tmp_path: Path, text: str, messag
 
 
 def test_environment_errors_name_the_variable(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match=r"alerts.timeout \(from environment variable MODEL_NAME_ALERTS__TIMEOUT\)"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"alerts.timeout \(from environment variable MODEL_NAME_ALERTS__TIMEOUT\)",
+    ):
         load(tmp_path, environ={"MODEL_NAME_ALERTS__TIMEOUT": "soon"})
-    with pytest.raises(ConfigurationError, match=r"unknown key alrets \(from environment variable MODEL_NAME_ALRETS__ENABLE\); did you mean alerts\?"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"unknown key alrets \(from environment variable MODEL_NAME_ALRETS__ENABLE\); did you mean alerts\?",
+    ):
         load(tmp_path, environ={"MODEL_NAME_ALRETS__ENABLE": "true"})
     with pytest.raises(ConfigurationError, match=r"MODEL_NAME_LOGGER____LEVEL: expected"):
         environment_layer({"MODEL_NAME_LOGGER____LEVEL": "x"})
 
 
 def test_flag_errors_name_the_flag(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match=r"logger.level \(from --set logger.level\): Input should be"):
+    with pytest.raises(
+        ConfigurationError, match=r"logger.level \(from --set logger.level\): Input should be"
+    ):
         load(tmp_path, overrides=["logger.level=LOUD"])
     with pytest.raises(ConfigurationError, match=r"expected KEY.PATH=VALUE"):
         load(tmp_path, overrides=["logger.level"])
@@ -228,7 +251,14 @@ def test_an_unreadable_file_is_reported(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("DEBUG", "DEBUG"), ("3", "3"), ("null", None), ("~", None), ("[1, 2]", [1, 2]), ("{a: b}", {"a": "b"})],
+    [
+        ("DEBUG", "DEBUG"),
+        ("3", "3"),
+        ("null", None),
+        ("~", None),
+        ("[1, 2]", [1, 2]),
+        ("{a: b}", {"a": "b"}),
+    ],
 )
 def test_values_from_text(text: str, value: object) -> None:
     assert parse_value(text) == value

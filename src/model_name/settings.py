@@ -1,9 +1,9 @@
 """Every configurable field of the services, declared once, with its type, default and bounds.
 
 The services in `model_name.io.services` inherit these models, so a field is declared in one place
-and validated the same way whether it comes from `containers.yaml`, the environment, a `--set` flag or
-Python code. `AppSettings` is the whole application's configuration; `model_name.sources` builds it
-from its layers and says where each value came from.
+and validated the same way whether it comes from `containers.yaml`, the environment, a `--set`
+flag or Python code. `AppSettings` is the whole application's configuration;
+`model_name.sources` builds it from its layers and says where each value came from.
 
 Example:
     >>> LoggerSettings(level="debug").level
@@ -74,7 +74,9 @@ class AlertsSettings(Settings):
     Attributes:
         enable: send desktop notifications; when off, alerts are written to the log instead.
         app_name: the application name the notification shows.
-        timeout: seconds a notification stays on screen; `None` leaves it to the desktop.
+        timeout: seconds a notification stays on screen; `None` keeps plyer's default (10 s).
+            Only plyer's D-Bus backend (python-dbus) honours it; its `notify-send` backend asks
+            for notifications that stay until dismissed.
     """
 
     enable: bool = True
@@ -102,6 +104,12 @@ class MlflowSettings(Settings):
         autolog_log_models: let autologging log models (the jobs log theirs explicitly).
         autolog_log_datasets: log dataset information with autologged runs.
         autolog_silent: silence MLflow's own autologging messages.
+        metrics_flush_size: `MlflowService.log_metrics` buffers metric points and sends them in
+            batches; the buffer is sent when it holds this many points (and always when the run
+            ends).
+        metrics_flush_seconds: the buffer is also sent by the first `log_metrics` call made this
+            many seconds after the oldest point waiting in it, so a long run's metrics show up
+            while it runs.
     """
 
     tracking_uri: str = pdt.Field(default=DEFAULT_TRACKING_URI, min_length=1)
@@ -119,6 +127,8 @@ class MlflowSettings(Settings):
     autolog_log_models: bool = False
     autolog_log_datasets: bool = False
     autolog_silent: bool = False
+    metrics_flush_size: int = pdt.Field(default=1000, ge=1)
+    metrics_flush_seconds: float = pdt.Field(default=5.0, gt=0)
 
 
 class AppSettings(BaseSettings):

@@ -4,8 +4,8 @@ The layers, highest first:
 
 1. `--set key.path=value` flags;
 2. `MODEL_NAME_<SECTION>__<KEY>` environment variables;
-3. the configuration files (`containers.yaml`, or each `--config FILE` in order, later ones winning),
-   in which `${VAR}` and `${VAR:default}` are replaced from the environment;
+3. the configuration files (`containers.yaml`, or each `--config FILE` in order, later ones
+   winning), in which `${VAR}` and `${VAR:default}` are replaced from the environment;
 4. MLflow's own `MLFLOW_TRACKING_URI`, `MLFLOW_REGISTRY_URI` and `MLFLOW_EXPERIMENT_NAME`;
 5. the defaults in code (`model_name.settings`, and each job's fields).
 
@@ -29,7 +29,6 @@ from typing import Any
 
 import pydantic as pdt
 import yaml
-
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from model_name.settings import AppSettings
@@ -118,7 +117,9 @@ def parse_value(text: str) -> Any:
             return yaml.safe_load(stripped)
         except yaml.YAMLError as error:
             problem = getattr(error, "problem", None) or "invalid YAML"
-            raise ConfigurationError(f"{text!r} is not a valid list or mapping: {problem}") from None
+            raise ConfigurationError(
+                f"{text!r} is not a valid list or mapping: {problem}"
+            ) from None
     return text
 
 
@@ -249,7 +250,7 @@ def override_layer(overrides: Iterable[str]) -> Layer:
 
 
 def merge(layers: Sequence[Layer]) -> Layer:
-    """Merge layers given lowest first: a higher layer's value replaces a lower one's, key by key."""
+    """Merge layers given lowest first: a higher layer's value replaces a lower one's, by key."""
     values: dict[str, Any] = {}
     origins: dict[KeyPath, str] = {}
     for layer in layers:

@@ -1,0 +1,281 @@
+"""The command line: run a job, list the jobs, show the configuration.
+
+    model_name run JOB [--config FILE]... [--set KEY=VALUE]... [--dry-run]
+    model_name jobs
+    model_name config show [JOB] [--config FILE]... [--set KEY=VALUE]... [--sources]
+
+Exit codes: 0 success; 1 the job failed; 2 bad command line or configuration; 130 interrupted
+(SIGINT); 143 terminated (SIGTERM).
+
+This is the only module that builds a container. It imports the heavy parts (the container, hence
+dependency-injector and the services' libraries) only for `run`, so that `--help`, `jobs` and
+`config show` answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import types
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from model_name.sources import Configuration
+
+EXIT_OK = 0
+EXIT_JOB_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+PROG = "model_name"
+
+
+class UsageError(Exception):
+    """A bad command line or configuration: reported in one line, exit code 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit code.
+
+    Args:
+        argv: the arguments after the program name; `None` means `sys.argv[1:]`.
+
+    Example:
+        >>> main(["run", "training", "--set", "alerts.enable=false"])  # doctest: +SKIP
+        0
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse has printed its usage message
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    command: Callable[[argparse.Namespace], int] = args.command
+    try:
+        return command(args)
+    except UsageError as error:
+        _error(str(error))
+        return EXIT_USAGE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the command line (cheap: it imports nothing heavy)."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Run the jobs of a machine learning project with logging, alerts and MLflow.",
+        epilog="Exit codes: 0 success, 1 job failed, 2 bad command line or configuration, "
+        "130 interrupted (SIGINT), 143 terminated (SIGTERM).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    layers = argparse.ArgumentParser(add_help=False)
+    layers.add_argument(
+        "--config",
+        metavar="FILE",
+        action="append",
+        type=Path,
+        help="a YAML configuration file; repeat to layer several, later ones winning "
+        "(default: ./containers.yaml when there is one)",
+    )
+    layers.add_argument(
+        "--set",
+        metavar="KEY=VALUE",
+        dest="overrides",
+        action="append",
+        default=[],
+        help="set one value, above files and environment: --set logger.level=DEBUG",
+    )
+
+    run = commands.add_parser(
+        "run", parents=[layers], help="run a job", description="Run a job in its services."
+    )
+    run.add_argument("job", metavar="JOB", help="the job to run (see `model_name jobs`)")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate the configuration and stop before starting any service",
+    )
+    run.set_defaults(command=run_command)
+
+    jobs = commands.add_parser("jobs", help="list the jobs", description="List the jobs.")
+    jobs.set_defaults(command=jobs_command)
+
+    config = commands.add_parser("config", help="inspect the configuration")
+    config_commands = config.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    show = config_commands.add_parser(
+        "show",
+        parents=[layers],
+        help="print the resolved configuration",
+        description="Print the resolved, validated configuration, secrets masked.",
+    )
+    show.add_argument("job", metavar="JOB", nargs="?", help="show only this job's section")
+    show.add_argument("--sources", action="store_true", help="say where each value came from")
+    show.set_defaults(command=config_show_command)
+    return parser
+
+
+def jobs_command(args: argparse.Namespace) -> int:
+    """Print each job with the first line of its docstring."""
+    from model_name.jobs import JOBS
+
+    width = max(len(kind) for kind in JOBS)
+    for kind, job_type in JOBS.items():
+        summary = (job_type.__doc__ or "").strip().splitlines()
+        print(f"{kind:<{width}}  {summary[0] if summary else ''}")
+    return EXIT_OK
+
+
+def config_show_command(args: argparse.Namespace) -> int:
+    """Print the resolved configuration as YAML, secrets masked, and each value's source."""
+    configuration = _load_configuration(args)
+    data: dict[str, Any] = configuration.settings.model_dump(mode="json")
+    if args.job is not None:
+        _check_job(args.job)
+        data["jobs"] = {args.job: data["jobs"][args.job]}
+    for line in _render(data, configuration if args.sources else None):
+        print(line)
+    return EXIT_OK
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Validate the configuration, start the services, run the job and stop everything."""
+    job_type = _check_job(args.job)
+    configuration = _load_configuration(args)
+    if args.dry_run:
+        print(f"{PROG}: configuration valid; would run job {args.job} ({job_type.__name__})")
+        return EXIT_OK
+
+    from model_name import containers
+    from model_name.io.services import Terminated
+
+    container = containers.create_container(configuration.settings)
+    code = EXIT_OK
+    errors: list[BaseException] = []
+    with _signals_raise(Terminated) as deferred:
+        try:
+            try:
+                containers.start_services(container)
+                job = getattr(container.jobs, args.job)()
+                with job:
+                    job.run()
+            finally:
+                with _signals_deferred(deferred):
+                    errors = containers.stop_services(container)
+        except Terminated:
+            code = EXIT_TERMINATED
+            _error(f"job {args.job} terminated (SIGTERM)")
+        except KeyboardInterrupt:
+            code = EXIT_INTERRUPTED
+            _error(f"job {args.job} interrupted (SIGINT)")
+        except Exception as error:
+            code = EXIT_JOB_FAILED
+            _error(f"job {args.job} failed: {type(error).__name__}: {error}")
+    for error in errors:
+        _error(f"stopping a service failed: {type(error).__name__}: {error}")
+    if errors and code == EXIT_OK:
+        code = EXIT_JOB_FAILED
+    if code == EXIT_OK and deferred:
+        code = EXIT_TERMINATED if deferred[-1] == signal.SIGTERM else EXIT_INTERRUPTED
+    return code
+
+
+def _load_configuration(args: argparse.Namespace) -> Configuration:
+    from model_name.jobs import JOBS
+    from model_name.jobs.base import RESERVED_FIELDS
+    from model_name.sources import ConfigurationError, load_configuration
+
+    try:
+        return load_configuration(
+            config_files=args.config,
+            overrides=args.overrides,
+            jobs=JOBS,
+            reserved_job_fields=RESERVED_FIELDS,
+        )
+    except ConfigurationError as error:
+        raise UsageError(str(error)) from None
+
+
+def _check_job(kind: str) -> Any:
+    import difflib
+
+    from model_name.jobs import JOBS
+
+    if kind in JOBS:
+        return JOBS[kind]
+    nearest = difflib.get_close_matches(kind, JOBS, n=1)
+    hint = f"; did you mean {nearest[0]!r}?" if nearest else ""
+    raise UsageError(f"unknown job {kind!r}{hint} (jobs: {', '.join(JOBS)})")
+
+
+@contextmanager
+def _signals_raise(terminated: type[BaseException]) -> Iterator[list[int]]:
+    """Make SIGTERM raise `terminated` in the main thread, so the job's context unwinds.
+
+    Yields:
+        The list that `_signals_deferred` fills with the signals received during cleanup.
+    """
+
+    def raise_terminated(signum: int, frame: types.FrameType | None) -> None:
+        raise terminated()
+
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield []
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _signals_deferred(received: list[int]) -> Iterator[None]:
+    """Hold SIGINT and SIGTERM while services stop: a second Ctrl-C must not cut a flush short."""
+
+    def defer(signum: int, frame: types.FrameType | None) -> None:
+        received.append(signum)
+
+    previous = {number: signal.signal(number, defer) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _render(data: dict[str, Any], sources: Configuration | None, path: str = "") -> list[str]:
+    import yaml
+
+    lines: list[str] = []
+    indent = "  " * path.count(".") + ("  " if path else "")
+    for key, value in data.items():
+        dotted = f"{path}.{key}" if path else key
+        if isinstance(value, dict) and value:
+            lines.append(f"{indent}{key}:")
+            lines += _render(value, sources, dotted)
+            continue
+        text = yaml.safe_dump(value, default_flow_style=True, width=2**31)
+        line = f"{indent}{key}: {text.removesuffix(chr(10)).removesuffix('...').strip()}"
+        lines.append(f"{line}  # {sources.origin(dotted)}" if sources else line)
+    return lines
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(PROG)
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
+
+
+def _error(message: str) -> None:
+    for line in message.splitlines():
+        print(f"{PROG}: error: {line}", file=sys.stderr)
+
+
+def main_entry() -> None:
+    """The console script: exit with `main`'s code."""
+    sys.exit(main())
