@@ -35,7 +35,9 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) ->
                     return
         except OSError:
             time.sleep(0.25)
-    raise RuntimeError(f"mlflow server not healthy after {SERVER_START_SECONDS} s:\n{log.read_text()}")
+    raise RuntimeError(
+        f"mlflow server not healthy after {SERVER_START_SECONDS} s:\n{log.read_text()}"
+    )
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

@@ -1,0 +1,24 @@
+"""Shared fixtures: the project's own pytest plugin (see `model_name.testing`), and isolation."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["model_name.testing", "tests.servers"]
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run every test in an empty folder with none of the user's MLflow or model_name variables.
+
+    MLflow writes `mlflow.db` and `mlruns/` in the current folder by default, and the command line
+    reads `./containers.yaml`: a test must neither litter the repository nor depend on it.
+    """
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith(("MODEL_NAME_", "MLFLOW_")):
+            monkeypatch.delenv(name)
+    return tmp_path

@@ -1,0 +1,810 @@
+"""The services, on real parts: loguru sinks, a real notification daemon, a real SQLite store."""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import mlflow  # imported (and self-configured) before any service runs, as in most programs
+import pydantic as pdt
+import pytest
+from loguru import logger
+from mlflow import MlflowClient
+from mlflow.utils.autologging_utils import get_autologging_config
+
+from model_name.io.services import (
+    AlertsService,
+    LoggerService,
+    MlflowService,
+    RunConfig,
+    Service,
+    Terminated,
+    config_yaml,
+    notification_backend_problem,
+)
+from model_name.testing import NotificationDaemon, RecordingAlertsService
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def mlflow_environ() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if name.startswith("MLFLOW_")}
+
+
+def file_logger(tmp_path: Path, **fields: Any) -> LoggerService:
+    fields.setdefault("format", "{level}|{message}")
+    return LoggerService(sink=str(tmp_path / "logs" / "app.log"), **fields)
+
+
+def artifact_text(client: MlflowClient, run_id: str, path: str, tmp_path: Path) -> str:
+    local = client.download_artifacts(run_id, path, str(tmp_path / "download"))
+    return Path(local).read_text()
+
+
+def count_points(client: MlflowClient, run_id: str, keys: list[str]) -> int:
+    return sum(len(client.get_metric_history(run_id, key)) for key in keys)
+
+
+# --- Service --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "service",
+    [
+        LoggerService(),
+        AlertsService(),
+        MlflowService(tracking_uri="sqlite:////nonexistent/never.db"),
+    ],
+    ids=["logger", "alerts", "mlflow"],
+)
+def test_stop_before_start_does_nothing(service: Service) -> None:
+    environ = dict(os.environ)
+
+    service.stop()
+
+    assert not service.running
+    assert dict(os.environ) == environ
+
+
+def test_the_base_service_is_abstract() -> None:
+    with pytest.raises(TypeError, match="abstract"):
+        Service()  # type: ignore[abstract]
+
+
+def test_a_service_is_an_idempotent_context_manager(tmp_path: Path) -> None:
+    service = file_logger(tmp_path)
+
+    with service as entered:
+        entered.start()
+        assert entered is service
+        assert service.running
+    service.stop()
+
+    assert not service.running
+
+
+# --- LoggerService --------------------------------------------------------------------------
+
+
+def test_the_file_sink_gets_the_formatted_messages_at_or_above_the_level(tmp_path: Path) -> None:
+    # given a logger to a file in a folder that does not exist yet, at INFO
+    service = file_logger(tmp_path, level="info")
+
+    # when messages of every level are logged while it runs
+    with service:
+        service.logger().debug("not written")
+        service.logger().info("written")
+        service.logger().error("also written")
+
+    # then the file has the ones at INFO and above, in the configured format
+    assert lines(Path(service.sink)) == ["INFO|written", "ERROR|also written"]
+
+
+def test_serialize_writes_one_json_object_a_line(tmp_path: Path) -> None:
+    service = file_logger(tmp_path, serialize=True)
+
+    with service:
+        service.logger().info("one")
+        service.logger().warning("two")
+
+    records = [json.loads(line) for line in lines(Path(service.sink))]
+    assert [record["record"]["message"] for record in records] == ["one", "two"]
+    assert [record["record"]["level"]["name"] for record in records] == ["INFO", "WARNING"]
+
+
+@pytest.mark.parametrize("stream", ["stdout", "stderr"])
+def test_the_standard_streams_are_sinks(stream: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with LoggerService(sink=stream, format="{message}") as service:
+        service.logger().info("to the stream")
+
+    assert getattr(capsys.readouterr(), "out" if stream == "stdout" else "err") == (
+        "to the stream\n"
+    )
+
+
+def test_standard_logging_is_routed_into_the_sink_at_the_level(tmp_path: Path) -> None:
+    # given a running logger at INFO
+    service = file_logger(tmp_path, level="INFO", format="{level}|{name}|{message}")
+    root_level = logging.getLogger().level
+
+    # when libraries log through the standard library
+    with service:
+        logging.getLogger("sklearn").warning("convergence warning")
+        logging.getLogger("sklearn").debug("too detailed")
+        try:
+            raise ValueError("broken")
+        except ValueError:
+            logging.getLogger("sklearn").exception("with traceback")
+        logging.getLogger("custom").log(35, "a level loguru does not know")
+
+    # then their records are in the file, attributed to the calling module, with tracebacks
+    text = Path(service.sink).read_text()
+    assert f"WARNING|{__name__}|convergence warning" in text
+    assert "too detailed" not in text
+    assert "ERROR|" in text and "with traceback" in text and "ValueError: broken" in text
+    assert "Level 35|" in text and "a level loguru does not know" in text
+    # and after stop the standard library is as it was
+    assert logging.getLogger().level == root_level
+    logging.getLogger("sklearn").warning("after stop")
+    assert "after stop" not in Path(service.sink).read_text()
+
+
+def test_an_mlflow_message_arrives_exactly_once(
+    tmp_path: Path, tracking_uri: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # given mlflow imported before the logger started (it installed its own stderr handler)
+    mlflow_logger = logging.getLogger("mlflow")
+    handlers, propagate = list(mlflow_logger.handlers), mlflow_logger.propagate
+    service = file_logger(tmp_path)
+
+    # when MLflow logs a real message while the logger runs
+    with service, MlflowService(tracking_uri=tracking_uri, experiment_name="brand-new"):
+        pass
+
+    # then it is in the sink once and MLflow did not print it itself
+    message = "Experiment with name 'brand-new' does not exist. Creating a new experiment."
+    assert Path(service.sink).read_text().count(message) == 1
+    assert message not in capfd.readouterr().err
+    # and MLflow's logging is as it was
+    assert mlflow_logger.handlers == handlers
+    assert mlflow_logger.propagate == propagate
+
+
+def test_mlflow_imported_while_the_logger_runs_logs_once_into_it(tmp_path: Path) -> None:
+    # given a fresh process where the logger starts before `import mlflow`
+    log = tmp_path / "app.log"
+    script = f"""
+import logging
+from model_name.io.services import LoggerService
+service = LoggerService(sink={str(log)!r}, format="{{level}}|{{name}}|{{message}}")
+service.start()
+import mlflow
+logging.getLogger("mlflow.tracking.fluent").info("real mlflow logger message")
+service.stop()
+"""
+    # when it runs
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+
+    # then the message is in the sink exactly once, and not on stderr
+    assert result.returncode == 0, result.stderr
+    assert log.read_text().count("real mlflow logger message") == 1
+    assert "real mlflow logger message" not in result.stderr
+
+
+def test_threads_mlflow_silences_stay_silent(tmp_path: Path) -> None:
+    from mlflow.utils.logging_utils import suppress_logs_in_thread
+
+    with file_logger(tmp_path) as service:
+        with suppress_logs_in_thread():
+            logging.getLogger("mlflow.telemetry").warning("silenced by mlflow")
+        logging.getLogger("mlflow.telemetry").warning("not silenced")
+
+    assert lines(Path(service.sink)) == ["WARNING|not silenced"]
+
+
+def test_a_foreign_loguru_handler_keeps_working(tmp_path: Path) -> None:
+    # given somebody else's loguru handler
+    received: list[str] = []
+    foreign = logger.add(lambda message: received.append(message.record["message"]))
+    try:
+        # when a logger service starts, logs, and stops
+        with file_logger(tmp_path) as service:
+            service.logger().info("during")
+        logger.info("after")
+    finally:
+        logger.remove(foreign)
+
+    # then the foreign handler got both messages
+    assert received == ["during", "after"]
+
+
+def test_starting_twice_never_duplicates_output(tmp_path: Path) -> None:
+    service = file_logger(tmp_path)
+
+    service.start()
+    service.start()
+    service.logger().info("once")
+    service.stop()
+    service.stop()
+
+    assert lines(Path(service.sink)) == ["INFO|once"]
+
+
+def test_two_loggers_run_side_by_side_and_stop_independently(tmp_path: Path) -> None:
+    first = file_logger(tmp_path / "first")
+    second = file_logger(tmp_path / "second")
+
+    with first:
+        with second:
+            logger.info("both")
+        logger.info("first only")
+
+    assert lines(Path(first.sink)) == ["INFO|both", "INFO|first only"]
+    assert lines(Path(second.sink)) == ["INFO|both"]
+
+
+def test_a_handler_removed_by_someone_else_does_not_break_stop(tmp_path: Path) -> None:
+    # given a running service whose handlers were all removed behind its back
+    service = file_logger(tmp_path)
+    service.start()
+    logger.remove()
+
+    # when it stops, then it stops cleanly
+    service.stop()
+    assert not service.running
+    # and once loguru's default handler is gone for good, services do not bring it back
+    logger.remove()
+    with file_logger(tmp_path / "again") as again:
+        again.logger().info("still logged")
+    assert lines(Path(again.sink)) == ["INFO|still logged"]
+
+
+# --- AlertsService --------------------------------------------------------------------------
+
+
+def use_daemon(monkeypatch: pytest.MonkeyPatch, daemon: NotificationDaemon) -> None:
+    for name, value in daemon.env.items():
+        monkeypatch.setenv(name, value)
+
+
+def no_dbus(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+
+
+def path_without_notify_send(tmp_path: Path) -> str:
+    empty = tmp_path / "bin"
+    empty.mkdir(exist_ok=True)
+    return str(empty)
+
+
+@pytest.mark.parametrize("timeout", [None, 3])
+def test_an_alert_is_delivered_to_the_desktop(
+    notification_daemon: NotificationDaemon,
+    monkeypatch: pytest.MonkeyPatch,
+    timeout: int | None,
+) -> None:
+    # given a notification server on the session bus
+    use_daemon(monkeypatch, notification_daemon)
+    service = AlertsService(enable=True, app_name="model_name-tests", timeout=timeout)
+
+    # when an alert is sent
+    with service:
+        service.start()  # idempotent: no second check
+        assert service.problem is None
+        service.notify("Training done", "r2 = 0.48")
+
+    # then the server received it, with its title, message and application name
+    [received] = notification_daemon.notifications()
+    assert (received.summary, received.body, received.appname) == (
+        "Training done",
+        "r2 = 0.48",
+        "model_name-tests",
+    )
+
+
+def test_without_dbus_alerts_go_to_the_log_and_say_why_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given no D-Bus session
+    no_dbus(monkeypatch)
+    log = file_logger(tmp_path)
+
+    # when two alerts are sent
+    with log, AlertsService(enable=True) as alerts:
+        alerts.notify("first", "one")
+        alerts.notify("second", "two")
+
+    # then both are in the log, after one line saying why
+    assert lines(Path(log.sink)) == [
+        "WARNING|alerts: no D-Bus session (DBUS_SESSION_BUS_ADDRESS unset); alerts go to the log",
+        "INFO|Alert: first: one",
+        "INFO|Alert: second: two",
+    ]
+
+
+def test_a_disabled_service_logs_alerts_and_sends_nothing(
+    tmp_path: Path, notification_daemon: NotificationDaemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a working notification server but alerts disabled
+    use_daemon(monkeypatch, notification_daemon)
+    log = file_logger(tmp_path)
+
+    with log, AlertsService(enable=False) as alerts:
+        alerts.notify("quiet", "only in the log")
+
+    assert lines(Path(log.sink)) == ["INFO|Alert: quiet: only in the log"]
+    assert notification_daemon.notifications() == []
+
+
+def test_plyer_failing_falls_back_to_the_log_without_raising(
+    tmp_path: Path, notification_daemon: NotificationDaemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given alerts that work, then lose notify-send (plyer's backend) from the PATH
+    use_daemon(monkeypatch, notification_daemon)
+    log = file_logger(tmp_path)
+    with log, AlertsService(enable=True) as alerts:
+        alerts.notify("delivered", "first")
+        monkeypatch.setenv("PATH", path_without_notify_send(tmp_path))
+
+        # when alerts are sent, plyer raises inside
+        alerts.notify("logged", "second")
+        alerts.notify("logged too", "third")
+
+    # then nothing raised, the alerts are in the log, and why is said once
+    text = lines(Path(log.sink))
+    assert [line for line in text if "plyer failed (FileNotFoundError" in line] == [text[0]]
+    assert text[1:] == ["INFO|Alert: logged: second", "INFO|Alert: logged too: third"]
+    assert [item.summary for item in notification_daemon.notifications()] == ["delivered"]
+
+
+def test_a_bus_without_a_notification_server_is_detected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path / 'no-bus'}")
+
+    problem = notification_backend_problem()
+
+    assert problem is not None and problem.startswith("no notification server answers on D-Bus")
+
+
+def test_a_missing_notify_send_is_detected(
+    tmp_path: Path, notification_daemon: NotificationDaemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_daemon(monkeypatch, notification_daemon)
+    monkeypatch.setenv("PATH", path_without_notify_send(tmp_path))
+
+    with AlertsService(enable=True) as alerts:
+        assert alerts.problem == (
+            "neither python-dbus nor notify-send is installed (Debian: libnotify-bin)"
+        )
+
+
+def test_alerts_before_start_go_to_the_log(tmp_path: Path) -> None:
+    log = file_logger(tmp_path)
+
+    with log:
+        AlertsService(enable=True).notify("early", "not started")
+
+    assert lines(Path(log.sink)) == [
+        "WARNING|alerts: the alerts service is not started; alerts go to the log",
+        "INFO|Alert: early: not started",
+    ]
+
+
+def test_the_recording_service_records_and_logs(tmp_path: Path) -> None:
+    log = file_logger(tmp_path)
+
+    with log, RecordingAlertsService() as alerts:
+        alerts.notify("title", "message")
+
+    assert alerts.sent == [("title", "message")]
+    assert lines(Path(log.sink)) == ["INFO|Alert: title: message"]
+
+
+# --- MlflowService: start and stop ----------------------------------------------------------
+
+
+def test_start_sets_the_uris_and_the_experiment(tmp_path: Path, tracking_uri: str) -> None:
+    registry_uri = f"sqlite:///{tmp_path / 'registry.db'}"
+    service = MlflowService(
+        tracking_uri=tracking_uri, registry_uri=registry_uri, experiment_name="configured"
+    )
+
+    with service:
+        service.start()  # idempotent
+        assert mlflow.get_tracking_uri() == tracking_uri
+        assert mlflow.get_registry_uri() == registry_uri
+        client = service.client()
+        experiment = client.get_experiment_by_name("configured")
+
+    assert experiment is not None
+    assert client.tracking_uri == tracking_uri
+    assert client._registry_uri == registry_uri
+
+
+def test_the_registry_defaults_to_the_tracking_store(mlflow_service: MlflowService) -> None:
+    with mlflow_service:
+        assert mlflow.get_registry_uri() == mlflow_service.tracking_uri
+        assert mlflow_service.client()._registry_uri == mlflow_service.tracking_uri
+
+
+def test_every_autolog_option_reaches_mlflow(tracking_uri: str) -> None:
+    # given every autolog option set away from MLflow's default
+    options = {
+        "disable": False,
+        "disable_for_unsupported_versions": True,
+        "exclusive": True,
+        "log_input_examples": True,
+        "log_model_signatures": False,
+        "log_models": False,
+        "log_datasets": False,
+        "silent": True,
+    }
+    service = MlflowService(
+        tracking_uri=tracking_uri, **{f"autolog_{key}": value for key, value in options.items()}
+    )
+
+    # when the service starts, then mlflow.autolog received each of them
+    with service:
+        received = {key: get_autologging_config("mlflow", key) for key in options}
+    assert received == options
+    # and autologging is off again after stop
+    assert get_autologging_config("mlflow", "disable") is True
+
+
+def test_stop_restores_the_mlflow_environment(
+    tracking_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given an MLflow variable of the user's, and credentials in the settings
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    before, uri_before = mlflow_environ(), mlflow.get_tracking_uri()
+    service = MlflowService(
+        tracking_uri=tracking_uri,
+        tracking_username="user",
+        tracking_password=pdt.SecretStr("password"),
+        tracking_token=pdt.SecretStr("token"),
+    )
+
+    # when it runs, MLflow's settings and the credentials are in the environment
+    with service:
+        during = mlflow_environ()
+    assert during["MLFLOW_TRACKING_URI"] == tracking_uri
+    assert "MLFLOW_EXPERIMENT_ID" in during
+    assert during["MLFLOW_TRACKING_USERNAME"] == "user"
+    assert during["MLFLOW_TRACKING_PASSWORD"] == "password"
+    assert during["MLFLOW_TRACKING_TOKEN"] == "token"
+
+    # then after stop every MLFLOW_* variable, and MLflow's URI, are as before
+    assert mlflow_environ() == before
+    assert mlflow.get_tracking_uri() == uri_before
+
+
+def test_a_failed_start_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # given a tracking server that does not answer
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    before = mlflow_environ()
+    service = MlflowService(tracking_uri="http://127.0.0.1:9", tracking_username="user")
+
+    with pytest.raises(Exception, match=r"127\.0\.0\.1"):
+        service.start()
+
+    assert not service.running
+    assert mlflow_environ() == before
+
+
+def test_stop_ends_a_run_left_open_as_failed(
+    mlflow_service: MlflowService, logger_service: LoggerService
+) -> None:
+    # given a run opened without run_context and never ended
+    with logger_service:
+        mlflow_service.start()
+        run = mlflow.start_run()
+        mlflow_service.log_metrics({"loss": 1.0})
+
+        # when the service stops
+        mlflow_service.stop()
+
+    # then the run is FAILED, its buffered metric was sent, and a warning says so
+    client = mlflow_service.client()
+    assert client.get_run(run.info.run_id).info.status == "FAILED"
+    assert count_points(client, run.info.run_id, ["loss"]) == 1
+    assert f"MLflow run {run.info.run_id} was left open" in Path(logger_service.sink).read_text()
+    assert mlflow.active_run() is None
+
+
+# --- MlflowService: runs --------------------------------------------------------------------
+
+
+def test_a_run_needs_a_started_service(mlflow_service: MlflowService) -> None:
+    with (
+        pytest.raises(RuntimeError, match="not started"),
+        mlflow_service.run_context(RunConfig(name="too early")),
+    ):
+        pass  # pragma: no cover - never entered
+
+
+def test_a_run_has_its_name_description_and_tags(mlflow_service: MlflowService) -> None:
+    config = RunConfig(name="training", description="nightly", tags={"team": "ml"})
+
+    with mlflow_service, mlflow_service.run_context(config) as run:
+        run_id = run.info.run_id
+
+    finished = mlflow_service.client().get_run(run_id)
+    assert finished.info.status == "FINISHED"
+    assert finished.info.run_name == "training"
+    assert finished.data.tags["mlflow.note.content"] == "nightly"
+    assert finished.data.tags["team"] == "ml"
+    experiment = mlflow_service.client().get_experiment(finished.info.experiment_id)
+    assert experiment.name == "tests"
+
+
+def test_an_exception_ends_the_run_failed_and_propagates(mlflow_service: MlflowService) -> None:
+    with (
+        mlflow_service,
+        pytest.raises(ValueError, match="bad"),
+        mlflow_service.run_context(RunConfig(name="failing")) as run,
+    ):
+        raise ValueError("bad")
+
+    assert mlflow_service.client().get_run(run.info.run_id).info.status == "FAILED"
+    assert mlflow.active_run() is None
+
+
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt, Terminated])
+def test_an_interruption_ends_the_run_killed_and_propagates(
+    mlflow_service: MlflowService, interruption: type[KeyboardInterrupt]
+) -> None:
+    with (
+        mlflow_service,
+        pytest.raises(interruption),
+        mlflow_service.run_context(RunConfig(name="interrupted")) as run,
+    ):
+        raise interruption
+
+    assert mlflow_service.client().get_run(run.info.run_id).info.status == "KILLED"
+
+
+def test_a_run_inside_a_run_is_nested(mlflow_service: MlflowService) -> None:
+    with (
+        mlflow_service,
+        mlflow_service.run_context(RunConfig(name="parent")) as parent,
+        mlflow_service.run_context(RunConfig(name="child")) as child,
+    ):
+        assert mlflow.active_run().info.run_id == child.info.run_id  # type: ignore[union-attr]
+
+    client = mlflow_service.client()
+    child_run = client.get_run(child.info.run_id)
+    assert child_run.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert child_run.info.status == "FINISHED"
+    assert client.get_run(parent.info.run_id).info.status == "FINISHED"
+
+
+def test_a_run_left_open_inside_the_context_is_ended_failed(
+    mlflow_service: MlflowService,
+) -> None:
+    with mlflow_service, mlflow_service.run_context(RunConfig(name="outer")) as outer:
+        inner = mlflow.start_run(nested=True)
+
+    client = mlflow_service.client()
+    assert client.get_run(inner.info.run_id).info.status == "FAILED"
+    assert client.get_run(outer.info.run_id).info.status == "FINISHED"
+
+
+@pytest.mark.parametrize("outcome", ["success", "failure"])
+def test_every_run_records_where_it_comes_from(
+    mlflow_service: MlflowService,
+    logger_service: LoggerService,
+    tmp_path: Path,
+    outcome: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given a run started from the project's git checkout, with a secret in its configuration
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    config = {
+        "mlflow": {"tracking_token": pdt.SecretStr("s3cr3t"), "experiment_name": "tests"},
+        "jobs": {"training": {"alpha": 0.5, "path": tmp_path}},
+    }
+
+    # when a run logs a message and succeeds or fails
+    with logger_service, mlflow_service:
+        try:
+            with mlflow_service.run_context(RunConfig(name="recorded", config=config)) as run:
+                logger_service.logger().info("inside the run")
+                if outcome == "failure":
+                    raise RuntimeError("job failed")
+        except RuntimeError:
+            pass
+        logger_service.logger().info("after the run")
+
+    # then the run has the record tags, the masked configuration and its own log
+    client = mlflow_service.client()
+    recorded = client.get_run(run.info.run_id)
+    assert recorded.info.status == ("FINISHED" if outcome == "success" else "FAILED")
+    tags = recorded.data.tags
+    assert tags["model_name.version"] != ""
+    assert tags["model_name.command"] != ""
+    assert tags["model_name.host"] != ""
+    assert len(tags["model_name.git_commit"]) == 40  # the tests run in the project's checkout
+    assert tags["model_name.git_dirty"] in ("true", "false")
+    text = artifact_text(client, run.info.run_id, "config.yaml", tmp_path)
+    assert "s3cr3t" not in text
+    assert "tracking_token: '**********'" in text
+    assert "alpha: 0.5" in text
+    run_log = artifact_text(client, run.info.run_id, "logs/run.log", tmp_path)
+    assert "inside the run" in run_log
+    assert "after the run" not in run_log
+
+
+def test_outside_a_git_checkout_no_git_tags_are_recorded(
+    mlflow_service: MlflowService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    with mlflow_service, mlflow_service.run_context(RunConfig(name="no git")) as run:
+        pass
+
+    tags = mlflow_service.client().get_run(run.info.run_id).data.tags
+    assert "model_name.git_commit" not in tags
+    assert "model_name.version" in tags
+    paths = [item.path for item in mlflow_service.client().list_artifacts(run.info.run_id)]
+    assert "config.yaml" not in paths  # no configuration given: none recorded
+
+
+def test_a_run_with_system_metrics_finishes_with_them(
+    mlflow_service: MlflowService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.1")
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING", "1")
+
+    with (
+        mlflow_service,
+        mlflow_service.run_context(RunConfig(name="system", log_system_metrics=True)) as run,
+    ):
+        time.sleep(0.6)
+
+    finished = mlflow_service.client().get_run(run.info.run_id)
+    assert finished.info.status == "FINISHED"
+    assert any(key.startswith("system/") for key in finished.data.metrics)
+
+
+# --- MlflowService: buffered metrics --------------------------------------------------------
+
+
+KEYS = [f"metric_{index}" for index in range(5)]
+
+
+def log_points(service: MlflowService, steps: int) -> None:
+    for step in range(steps):
+        service.log_metrics({key: float(step) for key in KEYS}, step=step)
+
+
+@pytest.mark.parametrize("ending", [None, RuntimeError, KeyboardInterrupt])
+def test_every_buffered_point_is_stored_however_the_run_ends(
+    mlflow_service: MlflowService, ending: type[BaseException] | None
+) -> None:
+    # given 2,500 points logged (above the flush size, so some go before the end, some at it)
+    with mlflow_service:
+        try:
+            with mlflow_service.run_context(RunConfig(name="metrics")) as run:
+                log_points(mlflow_service, 500)
+                if ending is not None:
+                    raise ending
+        except (RuntimeError, KeyboardInterrupt):
+            pass
+
+    # then all of them are stored
+    client = mlflow_service.client()
+    assert count_points(client, run.info.run_id, KEYS) == 2500
+    history = client.get_metric_history(run.info.run_id, "metric_0")
+    assert sorted(point.step for point in history) == list(range(500))
+
+
+def test_the_buffer_is_sent_when_it_is_full(mlflow_service: MlflowService) -> None:
+    service = mlflow_service.model_copy(update={"metrics_flush_size": 10})
+
+    with service, service.run_context(RunConfig(name="full")) as run:
+        log_points(service, 2)  # 10 points: the buffer is full
+        sent = count_points(service.client(), run.info.run_id, KEYS)
+        log_points(service, 1)  # 5 more: buffered
+        buffered = count_points(service.client(), run.info.run_id, KEYS)
+
+    assert (sent, buffered) == (10, 10)
+    assert count_points(service.client(), run.info.run_id, KEYS) == 15
+
+
+def test_the_buffer_is_sent_after_the_flush_interval(mlflow_service: MlflowService) -> None:
+    service = mlflow_service.model_copy(update={"metrics_flush_seconds": 0.05})
+
+    with service, service.run_context(RunConfig(name="interval")) as run:
+        service.log_metrics({"a": 1.0})
+        early = count_points(service.client(), run.info.run_id, ["a"])
+        time.sleep(0.06)
+        service.log_metrics({"a": 2.0}, step=1)
+        late = count_points(service.client(), run.info.run_id, ["a"])
+
+    assert (early, late) == (0, 2)
+
+
+def test_a_large_buffer_is_sent_in_batches_mlflow_accepts(mlflow_service: MlflowService) -> None:
+    service = mlflow_service.model_copy(update={"metrics_flush_size": 10_000})
+
+    with service, service.run_context(RunConfig(name="large")) as run:
+        log_points(service, 700)  # 3,500 points, more than one log_batch may carry
+        service.flush_metrics()
+        assert count_points(service.client(), run.info.run_id, KEYS) == 3500
+
+
+def test_log_metrics_needs_an_active_run(mlflow_service: MlflowService) -> None:
+    with mlflow_service, pytest.raises(RuntimeError, match="active MLflow run"):
+        mlflow_service.log_metrics({"a": 1.0})
+
+
+def test_metrics_mlflow_rejects_at_the_end_fail_a_successful_run(
+    mlflow_service: MlflowService,
+) -> None:
+    # given an invalid metric name, that MLflow only rejects when the buffer is sent
+    with (
+        mlflow_service,
+        pytest.raises(Exception, match="bad name!"),
+        mlflow_service.run_context(RunConfig(name="bad metric")) as run,
+    ):
+        mlflow_service.log_metrics({"bad name!": 1.0})
+
+    # then the error reached the job and the run ended FAILED: its metrics were not stored
+    assert mlflow_service.client().get_run(run.info.run_id).info.status == "FAILED"
+
+
+def test_metrics_mlflow_rejects_after_a_failure_are_logged_not_raised(
+    mlflow_service: MlflowService, logger_service: LoggerService
+) -> None:
+    # given a run failing with bad metrics in the buffer
+    def failing_job() -> None:
+        with mlflow_service.run_context(RunConfig(name="bad metric")) as run:
+            run_ids.append(run.info.run_id)
+            mlflow_service.log_metrics({"bad name!": 1.0})
+            raise RuntimeError("the job's own error")
+
+    run_ids: list[str] = []
+    with logger_service, mlflow_service, pytest.raises(RuntimeError, match="job's own error"):
+        failing_job()
+    [run_id] = run_ids
+
+    # then the job's error is the one raised, the lost metrics are logged, and the run FAILED
+    assert mlflow_service.client().get_run(run_id).info.status == "FAILED"
+    assert "could not send the buffered metrics" in Path(logger_service.sink).read_text()
+
+
+# --- configuration rendering ----------------------------------------------------------------
+
+
+def test_config_yaml_masks_secrets_everywhere() -> None:
+    class Color(enum.Enum):
+        RED = "red"
+
+    class Section(pdt.BaseModel):
+        token: pdt.SecretStr
+        names: tuple[str, ...]
+        color: Color
+
+    section = Section(token=pdt.SecretStr("t0k3n"), names=("a", "b"), color=Color.RED)
+    text = config_yaml({"section": section, "n": None})
+
+    assert "t0k3n" not in text
+    assert text == (
+        "section:\n  token: '**********'\n  names:\n  - a\n  - b\n  color: red\nn: null\n"
+    )
