@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 from dependency_injector import providers
-from model_name.io.services import LoggerService, MlflowService
-from model_name.testing import RecordingAlertsService
 
 from model_name.containers import (
     Container,
@@ -16,9 +14,10 @@ from model_name.containers import (
     start_services,
     stop_services,
 )
+from model_name.io.services import LoggerService, MlflowService
 from model_name.jobs import CheckJob, TrainingJob
 from model_name.settings import AppSettings
-
+from model_name.testing import RecordingAlertsService
 from tests.jobs.test_base import EchoJob
 
 
@@ -149,7 +148,9 @@ def test_stop_services_attempts_every_stop_and_returns_the_errors(container: Con
 
 def test_a_failed_start_stops_the_services_already_started(container: Container) -> None:
     # given an MLflow service that cannot start
-    container.mlflow_service.set_args(providers.Factory(BrokenStartMlflow), container.logger_service)
+    container.mlflow_service.set_args(
+        providers.Factory(BrokenStartMlflow), container.logger_service
+    )
 
     # when the services start, then the error propagates and nothing is left running
     with pytest.raises(ConnectionError, match="unreachable"):

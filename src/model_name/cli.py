@@ -172,9 +172,9 @@ def run_command(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             code = EXIT_INTERRUPTED
             _error(f"job {args.job} interrupted (SIGINT)")
-        except Exception as error:
+        except Exception as failure:
             code = EXIT_JOB_FAILED
-            _error(f"job {args.job} failed: {type(error).__name__}: {error}")
+            _error(f"job {args.job} failed: {type(failure).__name__}: {failure}")
     for error in errors:
         _error(f"stopping a service failed: {type(error).__name__}: {error}")
     if errors and code == EXIT_OK:

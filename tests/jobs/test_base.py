@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from model_name.io.services import AlertsService, LoggerService, MlflowService, Terminated
-from model_name.testing import RecordingAlertsService
 
+from model_name.io.services import AlertsService, LoggerService, MlflowService, Terminated
 from model_name.jobs.base import Job, Locals
+from model_name.testing import RecordingAlertsService
 
 
 class EchoJob(Job):

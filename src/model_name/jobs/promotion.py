@@ -1,0 +1,65 @@
+"""The promotion job: point a registry alias (`champion`) at a model version, in a tracked run."""
+
+from __future__ import annotations
+
+import pydantic as pdt
+
+from model_name.io import registries
+from model_name.io.registries import Alias
+from model_name.jobs.base import Job, Locals
+
+
+class PromotionJob(Job):
+    """Promote a registered model version: move an alias (`champion`) to it.
+
+    Points `alias` of the model registered as `mlflow.registry_name` at `version`, or at the
+    latest version when `version` is not set, moving the alias away from the version that had it.
+    The promotion is tracked as an MLflow run whose parameters say which model, alias and version
+    were promoted and which version had the alias before. A model or version that does not exist
+    fails the job (and its run) with a `ValueError` that names them and lists what exists.
+
+    Attributes:
+        alias: the alias to move: letters, digits, `_` and `-`; `latest` and `v<N>` are reserved.
+        version: the version to promote (1 or more); `None` promotes the latest version.
+    """
+
+    KIND = "promotion"
+
+    alias: Alias = "champion"
+    version: int | None = pdt.Field(default=None, ge=1)
+
+    def run(self) -> Locals:
+        """Move the alias in a tracked run and return locals()."""
+        import mlflow
+
+        logger = self.logger_service.logger()
+        name = self.mlflow_service.registry_name
+        wanted = "the latest version" if self.version is None else f"version {self.version}"
+        config = self.run_config(description=f"Point '{self.alias}' of '{name}' at {wanted}.")
+        with self.mlflow_service.run_context(config) as run:
+            client = self.mlflow_service.client()
+            try:
+                target = registries.resolve_version(client, name, version=self.version)
+            except registries.ModelNotFoundError as error:
+                raise registries.ModelNotFoundError(
+                    f"cannot promote {wanted} of model '{name}' to '{self.alias}': {error}"
+                ) from error
+            previous = registries.registered_model(client, name).aliases.get(self.alias)
+            promoted = registries.set_alias(client, name, self.alias, int(target.version))
+            mlflow.log_params(
+                {
+                    "model_name": name,
+                    "alias": self.alias,
+                    "version": promoted.version,
+                    "previous_version": previous or "none",
+                    "model_uri": registries.model_uri(name, alias=self.alias),
+                }
+            )
+            logger.info(
+                "Model {} alias '{}' now points at version {} (before: {})",
+                name,
+                self.alias,
+                promoted.version,
+                previous or "none",
+            )
+        return locals()

@@ -1,0 +1,106 @@
+"""The promotion job: the alias it moves in the registry and the run that records it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pydantic as pdt
+import pytest
+
+from model_name.io.registries import ModelNotFoundError
+from model_name.io.services import MlflowService
+from model_name.jobs.promotion import PromotionJob
+
+RunsOf = Callable[[str], list[Any]]
+
+
+def aliases(mlflow_service: MlflowService, name: str) -> dict[str, str]:
+    return {
+        alias: str(version)
+        for alias, version in mlflow_service.client().get_registered_model(name).aliases.items()
+    }
+
+
+def test_promotion_points_champion_at_the_latest_version(
+    services: dict[str, Any], mlflow_service: MlflowService, registered_model: str, runs_of: RunsOf
+) -> None:
+    # given a model with versions 1 and 2 and no alias
+    # when the default promotion runs
+    job = PromotionJob(**services)
+    with job:
+        outputs = job.run()
+
+    # then champion points at version 2, and a finished run says so
+    assert aliases(mlflow_service, registered_model) == {"champion": "2"}
+    (run,) = runs_of("promotion")
+    assert run.info.status == "FINISHED"
+    assert run.data.params == {
+        "model_name": registered_model,
+        "alias": "champion",
+        "version": "2",
+        "previous_version": "none",
+        "model_uri": f"models:/{registered_model}@champion",
+    }
+    assert str(outputs["promoted"].version) == "2"
+
+
+def test_promotion_moves_an_alias_to_an_explicit_version(
+    services: dict[str, Any], mlflow_service: MlflowService, registered_model: str, runs_of: RunsOf
+) -> None:
+    # given champion on version 2
+    with PromotionJob(**services) as first:
+        first.run()
+
+    # when version 1 is promoted explicitly, and version 2 becomes "challenger"
+    with PromotionJob(version=1, **services) as job:
+        job.run()
+    with PromotionJob(alias="challenger", version=2, **services) as job:
+        job.run()
+
+    # then the aliases moved, and the run records the version it replaced
+    assert aliases(mlflow_service, registered_model) == {"champion": "1", "challenger": "2"}
+    moved = runs_of("promotion")[1]
+    assert (moved.data.params["version"], moved.data.params["previous_version"]) == ("1", "2")
+
+
+def test_promoting_a_missing_version_fails_naming_the_versions_there_are(
+    services: dict[str, Any], mlflow_service: MlflowService, registered_model: str, runs_of: RunsOf
+) -> None:
+    # when version 7 of a model with versions 1 and 2 is promoted
+    job = PromotionJob(version=7, **services)
+    with pytest.raises(ValueError, match="has no version 7") as caught, job:
+        job.run()
+
+    # then the error names the model, the version and what exists; the run FAILED; no alias moved
+    message = str(caught.value)
+    assert isinstance(caught.value, ModelNotFoundError)
+    assert f"cannot promote version 7 of model '{registered_model}' to 'champion'" in message
+    assert "its versions: 1, 2" in message
+    assert runs_of("promotion")[0].info.status == "FAILED"
+    assert aliases(mlflow_service, registered_model) == {}
+
+
+def test_promoting_a_model_that_is_not_registered_fails_clearly(
+    services: dict[str, Any], mlflow_service: MlflowService, runs_of: RunsOf
+) -> None:
+    # given an empty registry
+    # when the latest version is promoted
+    job = PromotionJob(**services)
+    with pytest.raises(ValueError, match="registered models: none") as caught, job:
+        job.run()
+
+    # then the error names the model and the run FAILED
+    assert f"model '{mlflow_service.registry_name}' is not registered" in str(caught.value)
+    assert runs_of("promotion")[0].info.status == "FAILED"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"version": 0}, {"alias": "latest"}, {"alias": "v2"}, {"alias": "my alias"}, {"alias": ""}],
+)
+def test_bad_aliases_and_versions_are_refused_when_the_job_is_built(
+    fields: dict[str, Any],
+) -> None:
+    with pytest.raises(pdt.ValidationError):
+        PromotionJob(**fields)
