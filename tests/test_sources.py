@@ -146,7 +146,10 @@ def test_variables_in_the_file_are_replaced(tmp_path: Path) -> None:
     assert configuration.settings.logger.sink == "/tmp/app.log"
     assert configuration.settings.logger.level == "DEBUG"
     assert configuration.settings.alerts.timeout == 7
-    assert configuration.origin("logger.level").endswith("containers.yaml:3 (from ${...})")
+    assert configuration.origin("logger.level").endswith(
+        "containers.yaml:3 via environment variable LEVEL"
+    )
+    assert configuration.origin("logger.sink").endswith("containers.yaml:2, default of ${LOG_DIR}")
 
 
 def test_an_unset_variable_without_default_is_an_error(tmp_path: Path) -> None:

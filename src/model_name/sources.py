@@ -409,7 +409,12 @@ def _read_node(
         text = str(node.value)
         if "${" in text:
             expanded = interpolate(text, environ, where)
-            origins[path] = f"{where} (from ${{...}})"
+            names = [match.group(1) for match in _VARIABLE.finditer(text)]
+            given = [name for name in names if name in environ]
+            if given:
+                origins[path] = f"{where} via environment variable {', '.join(given)}"
+            else:
+                origins[path] = f"{where}, default of ${{{', '.join(names)}}}"
             return parse_value(expanded) if expanded != text else expanded
         return text
     return yaml.SafeLoader("").construct_object(node, deep=True)
