@@ -230,3 +230,10 @@ def test_a_signal_mid_run_unwinds_the_job(
     assert f"Job check interrupted ({name})" in log
     assert "check interrupted" in log  # the alert, sent to the log as alerts are disabled
     assert "Traceback" not in err
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"model_name {version('model_name')}"

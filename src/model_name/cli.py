@@ -70,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 success, 1 job failed, 2 bad command line or configuration, "
         "130 interrupted (SIGINT), 143 terminated (SIGTERM).",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument(
+        "--version", action=_VersionAction, help="show the version and exit", nargs=0
+    )
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     layers = argparse.ArgumentParser(add_help=False)
@@ -260,6 +262,20 @@ def _render(data: dict[str, Any], sources: Configuration | None, path: str = "")
         line = f"{indent}{key}: {text.removesuffix(chr(10)).removesuffix('...').strip()}"
         lines.append(f"{line}  # {sources.origin(dotted)}" if sources else line)
     return lines
+
+
+class _VersionAction(argparse.Action):
+    """Print the version, looked up only when asked: the lookup scans every installed package."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"{PROG} {_version()}")
+        parser.exit()
 
 
 def _version() -> str:

@@ -1,0 +1,111 @@
+"""Log metric points one way, time it, count what the store kept; print one JSON line.
+
+Run by `bench_metrics.py` in a child process, so that every measurement starts from a fresh
+interpreter and MLflow's process-wide state (active run, `MLFLOW_*` variables) never leaks
+between them.
+
+Modes:
+    service: `MlflowService.log_metrics(metrics, step)` inside `run_context` (one call a step,
+        all keys at once), then `flush_metrics()`.
+    naive: `mlflow.log_metric(key, value, step=step)` for every point, inside `mlflow.start_run`.
+
+The timer starts at the first point and stops when the run has ended (every point stored). A
+short warm-up run first takes the first calls' lazy imports out of the measurement.
+
+Usage:
+    python benchmarks/metrics_worker.py {service,naive} TRACKING_URI --keys 10 --steps 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+
+def values(keys: int, step: int) -> dict[str, float]:
+    """Return one step's metrics: `metric_0` ... `metric_{keys-1}`."""
+    return {f"metric_{key}": step * 0.5 + key for key in range(keys)}
+
+
+def log_with_service(tracking_uri: str, run_name: str, keys: int, steps: int) -> tuple[str, float]:
+    """Log through `MlflowService.log_metrics` inside `run_context`; return (run id, seconds)."""
+    from model_name.io.services import MlflowService, RunConfig
+
+    service = MlflowService(
+        tracking_uri=tracking_uri, experiment_name="metrics-benchmark", autolog_disable=True
+    )
+    service.start()
+    try:
+        with service.run_context(RunConfig(name=run_name)) as run:
+            started = time.perf_counter()
+            for step in range(steps):
+                service.log_metrics(values(keys, step), step=step)
+            service.flush_metrics()
+        seconds = time.perf_counter() - started
+        return run.info.run_id, seconds
+    finally:
+        service.stop()
+
+
+def log_naively(tracking_uri: str, run_name: str, keys: int, steps: int) -> tuple[str, float]:
+    """Log with one `mlflow.log_metric` call a point; return (run id, seconds)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment("metrics-benchmark")
+    with mlflow.start_run(run_name=run_name) as run:
+        started = time.perf_counter()
+        for step in range(steps):
+            for key, value in values(keys, step).items():
+                mlflow.log_metric(key, value, step=step)
+    seconds = time.perf_counter() - started
+    return run.info.run_id, seconds
+
+
+def count_points(tracking_uri: str, run_id: str, keys: int, steps: int) -> dict[str, Any]:
+    """Read every key's history back from the store and compare it with what was logged."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    stored = 0
+    wrong: list[str] = []
+    for key in range(keys):
+        history = client.get_metric_history(run_id, f"metric_{key}")
+        stored += len(history)
+        found = {(point.step, point.value) for point in history}
+        expected = {(step, values(keys, step)[f"metric_{key}"]) for step in range(steps)}
+        if found != expected:
+            wrong.append(f"metric_{key}: {len(expected - found)} missing, {len(found)} stored")
+    return {"stored": stored, "wrong": wrong}
+
+
+def main(argv: list[str]) -> int:
+    """Warm up, measure one run, count its points, print the result as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("mode", choices=("service", "naive"))
+    parser.add_argument("tracking_uri")
+    parser.add_argument("--keys", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=1000)
+    args = parser.parse_args(argv)
+    log = log_with_service if args.mode == "service" else log_naively
+
+    log(args.tracking_uri, f"{args.mode}-warm-up", 2, 5)
+    run_id, seconds = log(
+        args.tracking_uri, f"{args.mode}-{args.keys}x{args.steps}", args.keys, args.steps
+    )
+    counted = count_points(args.tracking_uri, run_id, args.keys, args.steps)
+    result = {
+        "mode": args.mode,
+        "points": args.keys * args.steps,
+        "seconds": seconds,
+        **counted,
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
