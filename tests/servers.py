@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -52,13 +54,47 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start `mlflow server` with a SQLite backend and a local artifact store; yield its URL."""
-    folder = tmp_path_factory.mktemp("mlflow-server")
+@dataclasses.dataclass(frozen=True)
+class MlflowServer:
+    """A running `mlflow server` and where it keeps its data.
+
+    Attributes:
+        url: its address, `http://127.0.0.1:PORT`.
+        folder: its folder: `server.db` (the backend store), `artifacts/`, `server.log`.
+        process: the server's process (the leader of its own process group).
+    """
+
+    url: str
+    folder: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def backend_uri(self) -> str:
+        """The `sqlite:///` URI of its backend store, to read it directly."""
+        return f"sqlite:///{self.folder / 'server.db'}"
+
+    @property
+    def artifacts(self) -> Path:
+        """The folder its proxied artifacts land in (`--artifacts-destination`)."""
+        return self.folder / "artifacts"
+
+
+def start_server(folder: Path, store_template: Path | None = None) -> MlflowServer:
+    """Start `mlflow server` on a free port with a SQLite backend in `folder`; wait until healthy.
+
+    Args:
+        folder: where the backend store, the artifacts and the server's log go.
+        store_template: an already migrated SQLite store to copy as the backend (saves the
+            schema migration, 1-2 s).
+
+    Raises:
+        RuntimeError: the server exited or was not healthy in time (it is stopped then).
+    """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = folder / "server.log"
+    if store_template is not None:
+        shutil.copyfile(store_template, folder / "server.db")
     command = [
         str(Path(sys.executable).with_name("mlflow")), "server",
         "--backend-store-uri", f"sqlite:///{folder / 'server.db'}",
@@ -74,6 +110,25 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     try:
         wait_until_healthy(url, process, log)
-        yield url
-    finally:
+    except BaseException:
         stop(process)
+        raise
+    return MlflowServer(url=url, folder=folder, process=process)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server_instance(
+    tmp_path_factory: pytest.TempPathFactory, mlflow_store_template: Path
+) -> Iterator[MlflowServer]:
+    """Start one `mlflow server` for the session (SQLite backend, local artifacts); yield it."""
+    server = start_server(tmp_path_factory.mktemp("mlflow-server"), mlflow_store_template)
+    try:
+        yield server
+    finally:
+        stop(server.process)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(mlflow_server_instance: MlflowServer) -> str:
+    """The URL of the session's `mlflow server`: use unique experiment and model names."""
+    return mlflow_server_instance.url

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -12,16 +11,6 @@ from mlflow.tracking import MlflowClient
 from model_name.cli import main
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty current folder, so nothing lands in the repository and no containers.yaml applies."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith(("MODEL_NAME_", "MLFLOW_")):
-            monkeypatch.delenv(name)
-    return tmp_path
-
-
 def run_job(job: str, tracking_uri: str, *settings: str) -> int:
     flags = ["--set", f"mlflow.tracking_uri={tracking_uri}", "--set", "alerts.enable=false"]
     for setting in settings:
@@ -29,7 +18,7 @@ def run_job(job: str, tracking_uri: str, *settings: str) -> int:
     return main(["run", job, *flags])
 
 
-def test_train_promote_and_predict_from_the_command_line(workdir: Path, tracking_uri: str) -> None:
+def test_train_promote_and_predict_from_the_command_line(isolated: Path, tracking_uri: str) -> None:
     client = MlflowClient(tracking_uri=tracking_uri)
 
     # when a model is trained twice, the first version promoted, and inference run
@@ -54,13 +43,13 @@ def test_train_promote_and_predict_from_the_command_line(workdir: Path, tracking
     assert client.get_registered_model("model_name").aliases == {"champion": 1}
     assert runs[3].data.params["model_version"] == "1"
     # and the predictions are in the current folder and in the run
-    assert len(pd.read_parquet(workdir / "out" / "p.parquet")) == 442
+    assert len(pd.read_parquet(isolated / "out" / "p.parquet")) == 442
     artifacts = client.list_artifacts(runs[3].info.run_id, "predictions")
     assert [item.path for item in artifacts] == ["predictions/p.parquet"]
 
 
 def test_promoting_a_missing_version_exits_1_and_the_run_failed(
-    workdir: Path, tracking_uri: str, capsys: pytest.CaptureFixture[str]
+    isolated: Path, tracking_uri: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run_job("promotion", tracking_uri, "jobs.promotion.version=3") == 1
 
@@ -74,7 +63,7 @@ def test_promoting_a_missing_version_exits_1_and_the_run_failed(
 
 
 def test_a_bad_job_parameter_exits_2_before_anything_runs(
-    workdir: Path, tracking_uri: str, capsys: pytest.CaptureFixture[str]
+    isolated: Path, tracking_uri: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run_job("training", tracking_uri, "jobs.training.test_size=1.5") == 2
 

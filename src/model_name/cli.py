@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from model_name.containers import Container
     from model_name.sources import Configuration
 
 EXIT_OK = 0
@@ -153,16 +154,33 @@ def run_command(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     from model_name import containers
+
+    return run_in_container(containers.create_container(configuration.settings), args.job)
+
+
+def run_in_container(container: Container, job_name: str) -> int:
+    """Start a container's services, run one of its jobs, stop every service; return the exit code.
+
+    `run_command` calls it with the container it builds from the configuration; a test can call
+    it with a container whose services it swapped, and see exactly what the command line does:
+    the exit code and the one-line messages on stderr.
+
+    Args:
+        container: the container, its services not started.
+        job_name: the job to run, one of `container.jobs`.
+    """
+    from model_name import containers
     from model_name.io.services import Terminated
 
-    container = containers.create_container(configuration.settings)
     code = EXIT_OK
     errors: list[BaseException] = []
+    starting = True
     with _signals_raise(Terminated) as deferred:
         try:
             try:
                 containers.start_services(container)
-                job = getattr(container.jobs, args.job)()
+                starting = False
+                job = getattr(container.jobs, job_name)()
                 with job:
                     job.run()
             finally:
@@ -170,15 +188,16 @@ def run_command(args: argparse.Namespace) -> int:
                     errors = containers.stop_services(container)
         except Terminated:
             code = EXIT_TERMINATED
-            _error(f"job {args.job} terminated (SIGTERM)")
+            _error(f"job {job_name} terminated (SIGTERM)")
         except KeyboardInterrupt:
             code = EXIT_INTERRUPTED
-            _error(f"job {args.job} interrupted (SIGINT)")
+            _error(f"job {job_name} interrupted (SIGINT)")
         except Exception as failure:
             code = EXIT_JOB_FAILED
-            _error(f"job {args.job} failed: {type(failure).__name__}: {failure}")
+            stage = "a service could not start: " if starting else ""
+            _error(f"job {job_name} failed: {stage}{_one_line(failure)}")
     for error in errors:
-        _error(f"stopping a service failed: {type(error).__name__}: {error}")
+        _error(f"stopping a service failed: {_one_line(error)}")
     if errors and code == EXIT_OK:
         code = EXIT_JOB_FAILED
     if code == EXIT_OK and deferred:
@@ -285,6 +304,11 @@ def _version() -> str:
         return version(PROG)
     except PackageNotFoundError:  # running from a source tree that was never installed
         return "unknown"
+
+
+def _one_line(error: BaseException) -> str:
+    """Say what an exception is in one line: its type and its message, line breaks collapsed."""
+    return f"{type(error).__name__}: {' '.join(str(error).split())}"
 
 
 def _error(message: str) -> None:

@@ -21,6 +21,7 @@ import contextlib
 import enum
 import logging
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -57,6 +58,23 @@ GIT_TIMEOUT_SECONDS = 2.0
 
 NOTIFICATION_PROBE_SECONDS = 5.0
 """How long `AlertsService.start()` waits for a notification server to answer on D-Bus."""
+
+MLFLOW_HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
+"""How hard MLflow's HTTP client tries a tracking server, unless these variables are set already.
+
+MLflow's own defaults (7 retries, backoff factor 2, 120 s timeout) make a job wait about four
+minutes before it learns that the server is down, at start or in the middle of a run. These make
+a dead server an error within seconds (retries after 0, 2 and 4 s: about 7 s a call), while still
+riding out a server restart of a few seconds. `MlflowService.start()` sets each one that the user
+did not set; `stop()` removes them again.
+"""
+
+SECRET_ARGUMENT = re.compile(r"(password|passwd|token|secret|credential|api_?key)", re.IGNORECASE)
+"""A `--set KEY=VALUE` whose key matches this has its value masked in the recorded command line."""
 
 _STDLIB_LEVELS = {
     "TRACE": 5,
@@ -511,9 +529,13 @@ class MlflowService(Service, MlflowSettings):
         self._saved_state = {}
         self._autolog_set = False
         try:
+            for name, value in MLFLOW_HTTP_DEFAULTS.items():
+                os.environ.setdefault(name, value)
             self._export_credentials()
             import mlflow
 
+            for uri in dict.fromkeys((self.tracking_uri, self.registry_uri or self.tracking_uri)):
+                initialize_sqlite_store(uri)
             self._saved_state = _mlflow_globals()
             mlflow.set_tracking_uri(self.tracking_uri)
             mlflow.set_registry_uri(self.registry_uri or self.tracking_uri)
@@ -789,7 +811,7 @@ def run_record_tags() -> dict[str, str]:
         version = "unknown"
     tags = {
         f"{PACKAGE}.version": version,
-        f"{PACKAGE}.command": shlex.join(sys.argv),
+        f"{PACKAGE}.command": shlex.join(masked_command(sys.argv)),
         f"{PACKAGE}.host": socket.gethostname(),
     }
     status = _git("status", "--porcelain=v2", "--branch", "--untracked-files=no")
@@ -800,6 +822,76 @@ def run_record_tags() -> dict[str, str]:
     tags[f"{PACKAGE}.git_commit"] = headers.get("branch.oid", "unknown")
     tags[f"{PACKAGE}.git_dirty"] = str(any(not entry.startswith("#") for entry in entries)).lower()
     return tags
+
+
+def masked_command(argv: list[str]) -> list[str]:
+    """Return a command line with the values of secret `--set KEY=VALUE` flags masked.
+
+    A key is secret when its path names a password, token, secret, credential or API key
+    (`mlflow.tracking_token`, `mlflow.tracking_password`, ...): the command line is recorded on
+    every run (tag `model_name.command`), where a secret must never appear.
+
+    Example:
+        >>> masked_command(["model_name", "--set", "mlflow.tracking_token=s3cr3t"])
+        ['model_name', '--set', 'mlflow.tracking_token=**********']
+    """
+    masked: list[str] = []
+    for index, argument in enumerate(argv):
+        flag, equals, setting = argument.partition("=")
+        if flag == "--set" and equals:  # --set=KEY=VALUE
+            masked.append(f"--set={_masked_setting(setting)}")
+        elif index > 0 and argv[index - 1] == "--set":
+            masked.append(_masked_setting(argument))
+        else:
+            masked.append(argument)
+    return masked
+
+
+def _masked_setting(setting: str) -> str:
+    key, equals, _ = setting.partition("=")
+    return f"{key}={SECRET_MASK}" if equals and SECRET_ARGUMENT.search(key) else setting
+
+
+def initialize_sqlite_store(uri: str) -> None:
+    """Create a SQLite tracking store's folder, file and schema once, under an inter-process lock.
+
+    A fresh SQLite store runs about 70 schema migrations on first use; several processes doing
+    that at once leave the file unusable for good. Whoever takes the lock (`<file>.lock`, next to
+    the store, kept there) first creates the store; the others wait, then find it up to date,
+    which costs one query. Anything but a `sqlite:///` file URI is left alone.
+
+    Args:
+        uri: a tracking or registry URI.
+    """
+    path = _sqlite_path(uri)
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from mlflow import MlflowClient
+
+    with _file_lock(path.with_name(f"{path.name}.lock")):
+        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    """Return the file of a `sqlite:///` URI, or None (another scheme, or an in-memory store)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    database = uri.removeprefix("sqlite:///").partition("?")[0]
+    if not database or database == ":memory:":
+        return None
+    return Path(database)
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive `flock` on a file (created when missing) for the block."""
+    with path.open("a") as handle:
+        if sys.platform != "win32":  # pragma: no branch - the tests run on Linux
+            import fcntl
+
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+        yield
 
 
 def _git(*arguments: str) -> str | None:
