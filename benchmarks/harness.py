@@ -97,7 +97,9 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """Return the environment for a child: no MLflow, model_name or D-Bus variables.
 
     `MLFLOW_*` and `MODEL_NAME_*` variables would change the configuration under test, and
-    without `DBUS_SESSION_BUS_ADDRESS` desktop notifications fall back to the log.
+    without `DBUS_SESSION_BUS_ADDRESS` desktop notifications fall back to the log. MLflow's
+    telemetry is off: a benchmark talks to 127.0.0.1 only (MLflow 3 otherwise calls
+    config.mlflow-telemetry.io from every process).
 
     Args:
         extra: variables to add (after the removal).
@@ -108,6 +110,7 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
         if not key.startswith(("MLFLOW_", "MODEL_NAME_")) and key != "DBUS_SESSION_BUS_ADDRESS"
     }
     env.pop("PYTHONPROFILEIMPORTTIME", None)
+    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
     env.update(extra or {})
     return env
 
