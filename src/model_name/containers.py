@@ -139,9 +139,11 @@ def start_services(container: Container) -> None:
         try:
             getattr(container, name).init()
         except BaseException as failure:
+            _log_error(container, f"{name} could not start", failure)
             for error in stop_services(container, SERVICES[:started]):
                 failure.add_note(f"Stopping a service after that also failed: {error!r}")
             raise
+        _log_debug(container, f"{name} started")
 
 
 def stop_services(container: Container, names: tuple[str, ...] = SERVICES) -> list[BaseException]:
@@ -157,5 +159,28 @@ def stop_services(container: Container, names: tuple[str, ...] = SERVICES) -> li
         try:
             getattr(container, name).shutdown()
         except Exception as error:
+            _log_error(container, f"{name} could not stop", error)
             errors.append(error)
     return errors
+
+
+def _running_logger(container: Container) -> LoggerService | None:
+    """Return the container's logger service if it is running, without starting it."""
+    if not container.logger_service.initialized:
+        return None
+    service = container.logger_service()
+    return service if isinstance(service, LoggerService) and service.running else None
+
+
+def _log_debug(container: Container, message: str) -> None:
+    if logger_service := _running_logger(container):
+        logger_service.logger().debug(message)
+
+
+def _log_error(container: Container, message: str, error: BaseException) -> None:
+    """Write a service's failure, with its traceback, to the job's log while the log still runs.
+
+    The command line prints one line on stderr; the log file keeps the whole story.
+    """
+    if logger_service := _running_logger(container):
+        logger_service.logger().opt(exception=error).error("{}: {!r}", message, error)

@@ -1,0 +1,491 @@
+"""The fault matrix: what a user sees, and what is kept, when a run goes wrong.
+
+Every case runs real parts: the real services in this process, or `model_name` as a real
+subprocess, against a real SQLite store or a real `mlflow server` on 127.0.0.1. For each case the
+test checks the exit code and the one-line message; that every service that started was stopped
+(the log sink is gone, no MLflow run is active, MLflow's variables are restored); the run's final
+status where a run was opened; and that what was logged before the fault is on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pytest
+import yaml
+from dependency_injector import providers
+from loguru import logger
+from mlflow.entities import Run
+from mlflow.tracking import MlflowClient
+
+from model_name.cli import main, run_in_container
+from model_name.containers import SERVICES, Container, create_container
+from model_name.io.services import AlertsService, LoggerService, MlflowService, Service
+from model_name.jobs import JOBS
+from model_name.sources import load_configuration
+from tests.servers import MlflowServer, free_port, start_server, stop
+
+JOB_SECONDS = 120
+"""The most any job here may take: a fault must end a job, never hang it."""
+
+
+def runs(tracking_uri: str, experiment: str = "model_name") -> list[Run]:
+    """The runs of an experiment, newest first; none when the experiment does not exist."""
+    client = MlflowClient(tracking_uri=tracking_uri)
+    found = client.get_experiment_by_name(experiment)
+    return [] if found is None else client.search_runs([found.experiment_id])
+
+
+def assert_one_line_error(err: str, message: str) -> None:
+    """The command line said what went wrong in one `model_name: error:` line, no traceback."""
+    errors = [line for line in err.splitlines() if line.startswith("model_name: error: ")]
+    assert len(errors) == 1, err
+    assert message in errors[0], err
+    assert "Traceback" not in err
+
+
+def assert_everything_stopped(log: Path | None = None) -> None:
+    """No MLflow run is active, MLflow's variables are gone, and the log sink was removed."""
+    assert mlflow.active_run() is None
+    assert {name for name in os.environ if name.startswith("MLFLOW_")} <= {
+        "MLFLOW_DISABLE_TELEMETRY"
+    }
+    if log is not None:
+        marker = f"logged after the job {time.monotonic_ns()}"
+        logger.info(marker)
+        assert not log.exists() or marker not in log.read_text()
+
+
+# --- services that fail, in this process --------------------------------------------------------
+
+
+def broken(service_type: type[Service], method: str) -> type[Service]:
+    """Return a subclass of a service whose `start` raises, or whose `stop` stops then raises."""
+
+    def start(self: Service) -> None:
+        raise RuntimeError(f"{service_type.__name__} start broke")
+
+    def stop(self: Service) -> None:
+        service_type.stop(self)
+        raise RuntimeError(f"{service_type.__name__} stop broke")
+
+    hook = start if method == "start" else stop
+    return type(f"Broken{service_type.__name__}", (service_type,), {method: hook})
+
+
+SERVICE_TYPES: dict[str, tuple[type[Service], str]] = {
+    "logger_service": (LoggerService, "logger"),
+    "alerts_service": (AlertsService, "alerts"),
+    "mlflow_service": (MlflowService, "mlflow"),
+}
+
+
+def swap_in(container: Container, name: str, service_type: type[Service]) -> None:
+    """Make the container's own resource build `service_type` (so its shutdown still runs)."""
+    section = getattr(container.config, SERVICE_TYPES[name][1])
+    service = providers.Factory(service_type.model_validate, section)
+    resource = getattr(container, name)
+    if name == "logger_service":
+        resource.set_args(service)
+    else:
+        resource.set_args(service, container.logger_service)
+
+
+@pytest.fixture
+def job_log(isolated: Path) -> Path:
+    return isolated / "job.log"
+
+
+def build_container(job_log: Path, tracking_uri: str, *overrides: str) -> Container:
+    """A container configured as the command line would, with a file log at DEBUG."""
+    flags = [
+        f"logger.sink={job_log}",
+        "logger.level=DEBUG",
+        f"mlflow.tracking_uri={tracking_uri}",
+        "alerts.enable=false",
+        *overrides,
+    ]
+    configuration = load_configuration([], flags, {}, JOBS)
+    return create_container(configuration.settings)
+
+
+@pytest.mark.parametrize(
+    ("service", "method", "message", "in_log", "run_status"),
+    [
+        ("logger_service", "start", "a service could not start: RuntimeError: LoggerService start broke", None, None),
+        ("alerts_service", "start", "a service could not start: RuntimeError: AlertsService start broke", "alerts_service could not start", None),
+        ("mlflow_service", "start", "a service could not start: RuntimeError: MlflowService start broke", "mlflow_service could not start", None),
+        ("logger_service", "stop", "stopping a service failed: RuntimeError: LoggerService stop broke", "Job check succeeded", "FINISHED"),
+        ("alerts_service", "stop", "stopping a service failed: RuntimeError: AlertsService stop broke", "alerts_service could not stop", "FINISHED"),
+        ("mlflow_service", "stop", "stopping a service failed: RuntimeError: MlflowService stop broke", "mlflow_service could not stop", "FINISHED"),
+    ],
+)  # fmt: skip
+def test_a_service_that_fails_to_start_or_stop(
+    job_log: Path,
+    tracking_uri: str,
+    capsys: pytest.CaptureFixture[str],
+    service: str,
+    method: str,
+    message: str,
+    in_log: str | None,
+    run_status: str | None,
+) -> None:
+    # given a container whose service fails at start or at stop
+    container = build_container(job_log, tracking_uri)
+    swap_in(container, service, broken(SERVICE_TYPES[service][0], method))
+
+    # when the check job runs as `model_name run check` would run it
+    code = run_in_container(container, "check")
+
+    # then it exits 1 with one line naming the service's error, and every service is stopped
+    assert code == 1
+    assert_one_line_error(capsys.readouterr().err, message)
+    assert not any(getattr(container, name).initialized for name in SERVICES)
+    assert_everything_stopped(job_log)
+    # and the log on disk tells what happened, with the traceback, while the logger ran
+    if in_log is None:
+        assert not job_log.exists()  # the logger itself never started
+    else:
+        assert in_log in job_log.read_text()
+    # and a run was opened only when every service started, and it ended
+    assert [run.info.status for run in runs(tracking_uri)] == ([run_status] if run_status else [])
+
+
+def test_a_job_that_raises_fails_its_run_and_keeps_its_log(
+    job_log: Path, tracking_uri: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a job that raises inside its run, after logging and recording a metric
+    container = build_container(job_log, tracking_uri, "jobs.check.fail=true")
+
+    # when it runs
+    code = run_in_container(container, "check")
+
+    # then it exits 1 with the error in one line; the run is FAILED with its metric
+    assert code == 1
+    assert_one_line_error(
+        capsys.readouterr().err, "job check failed: RuntimeError: check job asked to fail"
+    )
+    (run,) = runs(tracking_uri)
+    assert run.info.status == "FAILED"
+    assert run.data.metrics == {"heartbeat": 1.0}
+    # and the log has what came before, the traceback and the failure alert
+    log = job_log.read_text()
+    assert log.index("Check run") < log.index("Job check failed") < log.index("Traceback")
+    assert "Alert: check failed: RuntimeError: check job asked to fail" in log
+    assert_everything_stopped(job_log)
+
+
+def test_without_a_notification_backend_the_alert_is_logged_and_the_job_succeeds(
+    job_log: Path,
+    tracking_uri: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given alerts enabled on a machine without any D-Bus session
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    container = build_container(job_log, tracking_uri, "alerts.enable=true")
+
+    # when the job runs
+    code = run_in_container(container, "check")
+
+    # then the outcome is unchanged and the alert reached the log, saying once why
+    assert code == 0
+    assert capsys.readouterr().err.count("model_name: error") == 0
+    log = job_log.read_text()
+    assert log.count("alerts go to the log") == 1
+    assert "Alert: check succeeded: Job check completed." in log
+    assert [run.info.status for run in runs(tracking_uri)] == ["FINISHED"]
+    assert_everything_stopped(job_log)
+
+
+# --- signals and tracking servers, on real processes -------------------------------------------
+
+
+def command(job_log: Path, *flags: str) -> list[str]:
+    """`python -m model_name run check` logging to a file at DEBUG, without desktop alerts."""
+    return [
+        sys.executable, "-m", "model_name", "run", "check",
+        "--set", f"logger.sink={job_log}", "--set", "logger.level=DEBUG",
+        "--set", "alerts.enable=false", *flags,
+    ]  # fmt: skip
+
+
+def start_held_check(job_log: Path, env: dict[str, str], *flags: str) -> subprocess.Popen[str]:
+    """Start a check job that holds its run open for a minute; return once the run is open."""
+    argv = command(job_log, "--set", "jobs.check.hold_seconds=60", *flags)
+    process = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + JOB_SECONDS
+    while time.monotonic() < deadline:
+        if job_log.exists() and "Check run" in job_log.read_text():
+            time.sleep(1.5)  # a heartbeat or two in the buffer
+            return process
+        if process.poll() is not None:
+            pytest.fail(f"the job ended before opening its run: {process.communicate()[1]}")
+        time.sleep(0.1)
+    process.kill()
+    pytest.fail("the job never opened its run")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("signum", "code", "name"),
+    [(signal.SIGINT, 130, "KeyboardInterrupt"), (signal.SIGTERM, 143, "Terminated")],
+)
+def test_a_signal_mid_run_kills_the_run_and_keeps_its_record(
+    job_log: Path, tracking_uri: str, signum: int, code: int, name: str
+) -> None:
+    # given a job holding its run open in a real process
+    process = start_held_check(
+        job_log, dict(os.environ), "--set", f"mlflow.tracking_uri={tracking_uri}"
+    )
+
+    # when it receives the signal
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=JOB_SECONDS)
+
+    # then it exits with the signal's code and says so in one line
+    assert process.returncode == code, err
+    reason = "SIGINT" if signum == signal.SIGINT else "SIGTERM"
+    assert_one_line_error(
+        err, f"job check {'interrupted' if code == 130 else 'terminated'} ({reason})"
+    )
+    # and the run is KILLED, with the buffered heartbeats and its log artifact
+    (run,) = runs(tracking_uri)
+    assert run.info.status == "KILLED"
+    client = MlflowClient(tracking_uri=tracking_uri)
+    assert len(client.get_metric_history(run.info.run_id, "heartbeat")) >= 2
+    assert "logs" in {item.path for item in client.list_artifacts(run.info.run_id)}
+    # and the log has the run's start, the interruption and its alert, then every service stopped
+    log = job_log.read_text()
+    assert log.index("Check run") < log.index(f"Job check interrupted ({name})")
+    assert "Alert: check interrupted" in log
+
+
+@pytest.mark.slow
+def test_an_unreachable_tracking_server_fails_within_seconds(job_log: Path) -> None:
+    # given a tracking server address where nothing listens, and MLflow's retries as we set them
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}"}
+
+    # when a job starts
+    started = time.monotonic()
+    result = subprocess.run(
+        command(job_log), env=env, capture_output=True, text=True, timeout=JOB_SECONDS, check=False
+    )
+    elapsed = time.monotonic() - started
+
+    # then it fails in seconds (MLflow's own retries would take about four minutes), in one line
+    assert result.returncode == 1, result.stderr
+    assert elapsed < 45, f"took {elapsed:.1f} s"
+    assert_one_line_error(result.stderr, "a service could not start: MlflowException")
+    assert "Connection refused" in result.stderr
+    # and the log has the retries and the error with its traceback; no local store was made
+    log = job_log.read_text()
+    assert "Retrying" in log and "mlflow_service could not start" in log
+    assert not Path("mlflow.db").exists() and not Path("mlruns").exists()
+
+
+@pytest.fixture
+def own_server(tmp_path: Path, mlflow_store_template: Path) -> Iterator[MlflowServer]:
+    """A tracking server for one test, which the test may stop; always stopped after it."""
+    folder = tmp_path / "server"
+    folder.mkdir()
+    server = start_server(folder, mlflow_store_template)
+    try:
+        yield server
+    finally:
+        stop(server.process)
+
+
+@pytest.mark.slow
+def test_a_tracking_server_going_away_mid_run_fails_the_job_cleanly(
+    job_log: Path, own_server: MlflowServer
+) -> None:
+    # given a job holding a run open on a tracking server
+    env = {**os.environ, "MLFLOW_TRACKING_URI": own_server.url}
+    process = start_held_check(job_log, env)
+
+    # when the server goes away
+    stop(own_server.process)
+    stopped = time.monotonic()
+    _, err = process.communicate(timeout=JOB_SECONDS)
+    elapsed = time.monotonic() - stopped
+
+    # then the job fails within seconds, in one line naming the server's address
+    assert process.returncode == 1, err
+    assert elapsed < 90, f"took {elapsed:.1f} s"
+    assert_one_line_error(
+        err, f"job check failed: MlflowException: API request to {own_server.url}"
+    )
+    # and the log on disk has the run's start, the failure with its traceback and the alert
+    log = job_log.read_text()
+    assert log.index("Check run") < log.index("Job check failed") < log.index("Traceback")
+    assert "Alert: check failed" in log
+
+
+# --- bad input: exit 2, one line, nothing started -----------------------------------------------
+
+
+def write(path: str, content: str | bytes) -> None:
+    target = Path(path)
+    if isinstance(content, bytes):
+        target.write_bytes(content)
+    else:
+        target.write_text(content)
+
+
+BAD_INPUT: dict[str, tuple[dict[str, Any], list[str], dict[str, str], str]] = {
+    # case: (files to write, arguments after `run`, environment, message)
+    "missing --config": ({}, ["check", "--config", "nope.yaml"], {}, "nope.yaml does not exist"),
+    "--config is a folder": ({}, ["check", "--config", "."], {}, "is a directory"),
+    "--config not UTF-8": ({"c.yaml": b"\xff\xfe\x00bad"}, ["check", "--config", "c.yaml"], {}, "cannot read configuration file"),
+    "empty --config": ({"c.yaml": ""}, ["check", "--config", "c.yaml"], {}, "c.yaml is empty"),
+    "malformed --config": ({"c.yaml": "logger: [\n"}, ["check", "--config", "c.yaml"], {}, "c.yaml:2:1: invalid YAML"),
+    "malformed containers.yaml": ({"containers.yaml": "alerts:\n  enable: true\n bad: 1\n"}, ["check"], {}, "containers.yaml:3"),
+    "unknown job": ({}, ["trainig"], {}, "unknown job 'trainig'; did you mean 'training'?"),
+    "unknown key in file": ({"containers.yaml": "logger:\n  levle: DEBUG\n"}, ["check"], {}, "unknown key logger.levle (from containers.yaml:2); did you mean logger.level?"),
+    "wrong type in file": ({"containers.yaml": "alerts:\n  timeout: soon\n"}, ["check"], {}, "alerts.timeout (from containers.yaml:2): Input should be a valid integer"),
+    "out of range in file": ({"containers.yaml": "jobs:\n  training:\n    test_size: 1.5\n"}, ["check"], {}, "jobs.training.test_size (from containers.yaml:3): Input should be less than 1"),
+    "unknown key in environment": ({}, ["check"], {"MODEL_NAME_ALERTS__ENABEL": "true"}, "unknown key alerts.enabel (from environment variable MODEL_NAME_ALERTS__ENABEL); did you mean alerts.enable?"),
+    "wrong type in environment": ({}, ["check"], {"MODEL_NAME_ALERTS__TIMEOUT": "soon"}, "alerts.timeout (from environment variable MODEL_NAME_ALERTS__TIMEOUT): Input should be a valid integer"),
+    "out of range in environment": ({}, ["check"], {"MODEL_NAME_JOBS__CHECK__HOLD_SECONDS": "-1"}, "jobs.check.hold_seconds (from environment variable MODEL_NAME_JOBS__CHECK__HOLD_SECONDS): Input should be greater than or equal to 0"),
+    "unknown key in --set": ({}, ["check", "--set", "mlflow.trackin_uri=x"], {}, "unknown key mlflow.trackin_uri (from --set mlflow.trackin_uri); did you mean mlflow.tracking_uri?"),
+    "wrong type in --set": ({}, ["check", "--set", "logger.colorize=maybe"], {}, "logger.colorize (from --set logger.colorize): Input should be a valid boolean"),
+    "out of range in --set": ({}, ["check", "--set", "alerts.timeout=-3"], {}, "alerts.timeout (from --set alerts.timeout): Input should be greater than or equal to 0"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("files", "arguments", "environ", "message"), BAD_INPUT.values(), ids=BAD_INPUT
+)
+def test_bad_input_exits_2_in_one_line_and_starts_nothing(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    files: dict[str, str | bytes],
+    arguments: list[str],
+    environ: dict[str, str],
+    message: str,
+) -> None:
+    # given bad input from one source
+    for path, content in files.items():
+        write(path, content)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+
+    # when a job is run with it
+    code = main(["run", *arguments, "--set", "logger.sink=job.log"])
+
+    # then the command line says what and where in one line, exits 2, and starts nothing
+    assert code == 2
+    assert_one_line_error(capsys.readouterr().err, message)
+    assert not Path("job.log").exists()
+    assert not Path("mlflow.db").exists() and not Path("mlruns").exists()
+    assert_everything_stopped()
+
+
+# --- many jobs at once on a fresh store --------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_eight_jobs_at_once_on_a_fresh_sqlite_store_all_succeed(isolated: Path) -> None:
+    # given a store that does not exist yet, in a folder that does not exist yet
+    store = isolated / "fresh" / "mlflow.db"
+    uri = f"sqlite:///{store}"
+
+    # when eight jobs start at once, each migrating the store on first use
+    processes = [
+        subprocess.Popen(
+            command(isolated / f"job{index}.log", "--set", f"mlflow.tracking_uri={uri}"),
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for index in range(8)
+    ]
+    errors = [process.communicate(timeout=JOB_SECONDS)[1] for process in processes]
+
+    # then every job succeeds, every run is FINISHED, and the store is whole
+    assert [process.returncode for process in processes] == [0] * 8, errors
+    assert [run.info.status for run in runs(uri)] == ["FINISHED"] * 8
+    with sqlite3.connect(store) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+# --- secrets ------------------------------------------------------------------------------------
+
+SECRET = "s3cr3t-Value-42"
+
+SECRET_SOURCES: dict[str, tuple[str, list[str], dict[str, str]]] = {
+    # source: (containers.yaml, flags, environment)
+    "file": (f"mlflow:\n  tracking_password: {SECRET}\n", [], {}),
+    "file via ${VAR}": ("mlflow:\n  tracking_token: ${MY_TOKEN}\n", [], {"MY_TOKEN": SECRET}),
+    "environment": ("", [], {"MODEL_NAME_MLFLOW__TRACKING_PASSWORD": SECRET}),
+    "--set": ("", ["--set", f"mlflow.tracking_token={SECRET}"], {}),
+    "MLflow's variable": ("", [], {"MLFLOW_TRACKING_TOKEN": SECRET}),
+}
+
+
+def everything_recorded(client: MlflowClient, run: Run, folder: Path) -> str:
+    """A run's params, tags and every artifact's bytes, as one text to search."""
+    downloaded = Path(client.download_artifacts(run.info.run_id, "", str(folder)))
+    files = [
+        path.read_bytes().decode(errors="replace")
+        for path in downloaded.rglob("*")
+        if path.is_file()
+    ]
+    assert files, "the run has no artifacts"
+    return "\n".join([yaml.safe_dump(run.data.params), yaml.safe_dump(run.data.tags), *files])
+
+
+@pytest.mark.slow
+def test_a_secret_from_any_source_is_never_shown_nor_recorded(
+    isolated: Path, mlflow_server: str
+) -> None:
+    # given a secret in each source, for jobs tracked on a real server (credentials sent over HTTP)
+    processes = {}
+    for index, (source, (config, flags, environ)) in enumerate(SECRET_SOURCES.items()):
+        folder = isolated / f"source{index}"
+        folder.mkdir()
+        if config:
+            (folder / "containers.yaml").write_text(config)
+        env = {
+            **os.environ,
+            **environ,
+            "MLFLOW_TRACKING_URI": mlflow_server,
+            "MODEL_NAME_MLFLOW__EXPERIMENT_NAME": f"secrets-{index}",
+        }
+        argv = [*command(folder / "job.log", *flags), "--set", "jobs.check.fail=true"]
+        pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+        processes[source] = (
+            folder,
+            subprocess.Popen(argv, cwd=folder, env=env, text=True, **pipes),
+        )
+
+    # when each job runs (and fails, so the failure path is searched too)
+    client = MlflowClient(tracking_uri=mlflow_server)
+    for index, (source, (folder, process)) in enumerate(processes.items()):
+        out, err = process.communicate(timeout=JOB_SECONDS)
+        assert process.returncode == 1, (source, err)
+        (run,) = runs(mlflow_server, f"secrets-{index}")
+
+        # then the secret is nowhere: output, log, params, tags, artifacts
+        recorded = everything_recorded(client, run, folder / "artifacts")
+        for where, text in {
+            "stdout": out,
+            "stderr": err,
+            "log": (folder / "job.log").read_text(),
+            "run": recorded,
+        }.items():
+            assert SECRET not in text, f"secret from {source} found in {where}"
+        # and the recorded configuration says a secret was set, without its value
+        if (
+            source != "MLflow's variable"
+        ):  # MLflow reads its own variable; our settings never hold it
+            assert ": '**********'" in recorded
