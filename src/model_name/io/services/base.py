@@ -1,0 +1,66 @@
+"""What every service is: a pydantic model with an idempotent start and stop.
+
+Also the pieces the services share: `Terminated`, the interruption a SIGTERM becomes, and loguru's
+logger, imported on first use so that importing a service stays cheap.
+"""
+
+from __future__ import annotations
+
+import abc
+import types
+from typing import TYPE_CHECKING, Literal, Self
+
+import pydantic as pdt
+
+if TYPE_CHECKING:
+    import loguru
+
+
+class Service(abc.ABC, pdt.BaseModel):
+    """A global resource of a job, started before it runs and stopped after.
+
+    Subclasses implement `start` and `stop`; both must be idempotent, and `stop` of a service
+    that never started must do nothing. Use a service as a context manager, or call `start` and
+    `stop` yourself (whoever starts a service stops it).
+    """
+
+    _running: bool = pdt.PrivateAttr(default=False)
+
+    @property
+    def running(self) -> bool:
+        """Whether the service is started and not stopped since."""
+        return self._running
+
+    @abc.abstractmethod
+    def start(self) -> None:
+        """Acquire the service's resources; does nothing when it is already running."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Release the service's resources; does nothing when it is not running."""
+
+    def __enter__(self) -> Self:
+        """Start the service and return it."""
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        exc_traceback: types.TracebackType | None,
+    ) -> Literal[False]:
+        """Stop the service; never swallows an exception."""
+        self.stop()
+        return False
+
+
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop (SIGTERM): unwinds like Ctrl-C, and ends the run KILLED."""
+
+
+def _loguru() -> loguru.Logger:
+    """Return loguru's logger, imported on first use (about 0.1 s)."""
+    from loguru import logger
+
+    return logger

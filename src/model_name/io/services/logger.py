@@ -1,0 +1,224 @@
+"""The logging service: loguru and the standard library's `logging` into one configured sink.
+
+It also takes MLflow's loggers over while it runs, so MLflow's messages arrive exactly once, and
+puts loguru's default stderr handler aside meanwhile, so nothing is printed twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pydantic as pdt
+
+from model_name.io.services.base import Service, _loguru
+from model_name.settings import LoggerSettings
+
+if TYPE_CHECKING:
+    import loguru
+
+_STDLIB_LEVELS = {
+    "TRACE": 5,
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "SUCCESS": 25,
+    "WARNING": logging.WARNING,
+    "ERROR": logging.ERROR,
+    "CRITICAL": logging.CRITICAL,
+}
+
+# The loggers `import mlflow` configures (its own handler, no propagation), with the level this
+# module gives them while a LoggerService runs when nobody set one ("" for MLflow's own default).
+_MLFLOW_LOGGERS = (("mlflow", ""), ("sqlalchemy.engine", "WARNING"), ("alembic", "WARNING"))
+_MLFLOW_CONFIGURE_LOGGING = "MLFLOW_CONFIGURE_LOGGING"
+
+
+class _InterceptHandler(logging.Handler):
+    """A standard `logging` handler that passes every record on to loguru."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # MLflow silences some threads (e.g. its telemetry) with a filter on its own handler,
+        # which LoggerService removes: honour the same flag here.
+        mlflow_logging = sys.modules.get("mlflow.utils.logging_utils")
+        suppress = getattr(mlflow_logging, "should_suppress_logs_in_thread", None)
+        if suppress is not None and suppress.get():
+            return
+        logger = _loguru()
+        level: str | int
+        try:
+            level = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        # Point loguru at the code that called `logging`, not at the logging module.
+        import inspect
+
+        frame, depth = inspect.currentframe(), 0
+        while frame is not None and (depth == 0 or frame.f_code.co_filename == logging.__file__):
+            frame = frame.f_back
+            depth += 1
+        logger.opt(depth=depth, exception=record.exc_info).log(level, record.getMessage())
+
+
+class _LoguruDefault:
+    """Loguru's own stderr handler, put aside while at least one LoggerService runs.
+
+    Left in place, it would print every message a second time (at DEBUG, in loguru's format) next
+    to the service's sink. It is added back when the last running LoggerService stops.
+    """
+
+    lock = threading.Lock()
+    handler_id: int | None = 0  # loguru adds its default handler with id 0 at import
+    users: list[LoggerService] = []  # noqa: RUF012 (deliberately shared)
+
+    @classmethod
+    def acquire(cls, service: LoggerService) -> None:
+        with cls.lock:
+            cls.users.append(service)
+            if len(cls.users) == 1 and cls.handler_id is not None:
+                try:
+                    _loguru().remove(cls.handler_id)
+                except ValueError:  # somebody removed it already: do not add it back later
+                    cls.handler_id = None
+                else:
+                    cls.handler_id = -1  # suspended: to be added back
+
+    @classmethod
+    def release(cls, service: LoggerService) -> None:
+        with cls.lock:
+            cls.users[:] = [user for user in cls.users if user is not service]
+            if not cls.users and cls.handler_id == -1:
+                cls.handler_id = _loguru().add(sys.stderr)
+
+    @classmethod
+    def current(cls) -> LoggerService | None:
+        """Return the LoggerService started last and still running, if any."""
+        with cls.lock:
+            return cls.users[-1] if cls.users else None
+
+
+class LoggerService(Service, LoggerSettings):
+    """Write the application's logs, and the standard library's, to one configured sink.
+
+    `start()` adds one loguru handler for `sink` (creating a file's folder), routes the standard
+    `logging` module (root logger, at `level`) into loguru, and makes MLflow's loggers propagate
+    there instead of printing on their own, so scikit-learn's and MLflow's messages land in the
+    same sink exactly once. Loguru's default stderr handler is put aside while the service runs,
+    so nothing is printed twice. `stop()` flushes and removes only what `start()` added.
+
+    Example:
+        >>> service = LoggerService(sink="stdout", level="INFO", format="{level} {message}")
+        >>> with service:
+        ...     service.logger().info("shown")
+        ...     service.logger().debug("hidden")
+        INFO shown
+    """
+
+    _handler_id: int = pdt.PrivateAttr(default=-1)
+    _intercept: _InterceptHandler = pdt.PrivateAttr(default_factory=_InterceptHandler)
+    _root_level: int = pdt.PrivateAttr(default=logging.WARNING)
+    _saved_loggers: list[tuple[logging.Logger, list[logging.Handler], int, bool]] = pdt.PrivateAttr(
+        default_factory=list
+    )
+    _saved_configure: str | None = pdt.PrivateAttr(default=None)
+
+    def logger(self) -> loguru.Logger:
+        """Return loguru's logger (usable before `start()`, through loguru's own handlers)."""
+        return _loguru()
+
+    def start(self) -> None:
+        """Add the sink's handler and route the standard library's logging into it."""
+        if self._running:
+            return
+        logger = _loguru()
+        self._handler_id = logger.add(
+            self._sink(),
+            level=self.level,
+            format=self.format,
+            colorize=self.colorize,
+            serialize=self.serialize,
+            backtrace=self.backtrace,
+            diagnose=self.diagnose,
+            catch=self.catch,
+        )
+        _LoguruDefault.acquire(self)
+        self._route_standard_logging()
+        self._running = True
+
+    def stop(self) -> None:
+        """Flush, then remove the handler and the routing this service added."""
+        if not self._running:
+            return
+        self._running = False
+        logger = _loguru()
+        logger.complete()
+        self._unroute_standard_logging()
+        with contextlib.suppress(ValueError):  # already removed by someone else
+            logger.remove(self._handler_id)
+        self._handler_id = -1
+        _LoguruDefault.release(self)
+
+    def _sink(self) -> Any:
+        if self.sink == "stderr":
+            return sys.stderr
+        if self.sink == "stdout":
+            return sys.stdout
+        path = Path(self.sink).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _route_standard_logging(self) -> None:
+        root = logging.getLogger()
+        self._root_level = root.level
+        root.addHandler(self._intercept)
+        root.setLevel(_STDLIB_LEVELS[self.level])
+        # An `import mlflow` from now on leaves the logging configuration alone ...
+        self._saved_configure = os.environ.get(_MLFLOW_CONFIGURE_LOGGING)
+        os.environ[_MLFLOW_CONFIGURE_LOGGING] = "false"
+        # ... and one that already happened is undone until stop().
+        self._saved_loggers = []
+        for name, default_level in _MLFLOW_LOGGERS:
+            stdlib_logger = logging.getLogger(name)
+            self._saved_loggers.append(
+                (
+                    stdlib_logger,
+                    list(stdlib_logger.handlers),
+                    stdlib_logger.level,
+                    stdlib_logger.propagate,
+                )
+            )
+            stdlib_logger.handlers = [
+                handler for handler in stdlib_logger.handlers if not _is_mlflow_handler(handler)
+            ]
+            stdlib_logger.propagate = True
+            if stdlib_logger.level == logging.NOTSET:
+                level = default_level or os.environ.get("MLFLOW_LOGGING_LEVEL", "INFO").upper()
+                stdlib_logger.setLevel(level)
+
+    def _unroute_standard_logging(self) -> None:
+        for stdlib_logger, handlers, level, propagate in reversed(self._saved_loggers):
+            stdlib_logger.handlers = handlers
+            stdlib_logger.setLevel(level)
+            stdlib_logger.propagate = propagate
+        self._saved_loggers = []
+        _restore_variable(_MLFLOW_CONFIGURE_LOGGING, self._saved_configure)
+        root = logging.getLogger()
+        root.removeHandler(self._intercept)
+        root.setLevel(self._root_level)
+
+
+def _is_mlflow_handler(handler: logging.Handler) -> bool:
+    """Whether `handler` is the one `import mlflow` installs (it writes to MLflow's stream)."""
+    stream = getattr(handler, "stream", None)
+    return type(stream).__name__ == "MlflowLoggingStream"
+
+
+def _restore_variable(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value

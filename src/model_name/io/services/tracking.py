@@ -1,0 +1,308 @@
+"""The tracking service: MLflow runs, buffered metrics and models, on configured stores.
+
+MLflow is imported inside the methods that need it: importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import pydantic as pdt
+
+from model_name.io.services.base import Service, _loguru
+from model_name.io.services.logger import _LoguruDefault
+from model_name.io.services.records import RunConfig, config_yaml, run_record_tags
+from model_name.io.services.stores import initialize_sqlite_store
+from model_name.io.services.tracking_state import (
+    MLFLOW_HTTP_DEFAULTS,
+    _end_runs_above,
+    _mlflow_environ,
+    _mlflow_globals,
+    _restore_mlflow_globals,
+)
+from model_name.settings import LoggerSettings, MlflowSettings
+
+if TYPE_CHECKING:
+    from mlflow import ActiveRun, MlflowClient
+    from mlflow.entities import Metric
+
+MLFLOW_BATCH_LIMIT = 1000
+"""The most metrics MLflow accepts in one `log_batch` call."""
+
+RunStatus = Literal["FINISHED", "FAILED", "KILLED"]
+
+
+class MlflowService(Service, MlflowSettings):
+    """Track runs, metrics and models with MLflow.
+
+    `start()` imports MLflow, sets the tracking and registry URIs and the experiment (created when
+    missing), configures autologging with every `autolog_*` field, and exports the credentials
+    as `MLFLOW_TRACKING_USERNAME` / `_PASSWORD` / `_TOKEN`. MLflow writes its settings into
+    `os.environ`; `stop()` puts every `MLFLOW_*` variable back as it was before `start()`, turns
+    autologging off and ends, FAILED, any run left open, so nothing leaks into the next job or
+    into child processes.
+
+    Example:
+        >>> service = MlflowService(tracking_uri="sqlite:///mlflow.db", experiment_name="demo")
+        >>> with service, service.run_context(RunConfig(name="try")) as run:  # doctest: +SKIP
+        ...     service.log_metrics({"rmse": 0.5}, step=1)
+    """
+
+    _saved_environ: dict[str, str] = pdt.PrivateAttr(default_factory=dict)
+    _saved_state: dict[str, Any] = pdt.PrivateAttr(default_factory=dict)
+    _autolog_set: bool = pdt.PrivateAttr(default=False)
+    _outer_run_id: str | None = pdt.PrivateAttr(default=None)
+    _buffer: list[tuple[str, Metric]] = pdt.PrivateAttr(default_factory=list)
+    _last_flush: float = pdt.PrivateAttr(default_factory=time.monotonic)
+    _batch_client: MlflowClient | None = pdt.PrivateAttr(default=None)
+
+    def start(self) -> None:
+        """Set MLflow's URIs, experiment, autologging and credentials.
+
+        Raises:
+            Exception: whatever MLflow raises when the store cannot be reached; nothing stays
+                changed then.
+        """
+        if self._running:
+            return
+        self._saved_environ = _mlflow_environ()
+        self._saved_state = {}
+        self._autolog_set = False
+        try:
+            for name, value in MLFLOW_HTTP_DEFAULTS.items():
+                os.environ.setdefault(name, value)
+            self._export_credentials()
+            import mlflow
+
+            for uri in dict.fromkeys((self.tracking_uri, self.registry_uri or self.tracking_uri)):
+                initialize_sqlite_store(uri)
+            self._saved_state = _mlflow_globals()
+            mlflow.set_tracking_uri(self.tracking_uri)
+            mlflow.set_registry_uri(self.registry_uri or self.tracking_uri)
+            mlflow.set_experiment(self.experiment_name)
+            self._autolog_set = True
+            mlflow.autolog(**self.autolog_options())
+        except BaseException:
+            self._restore()
+            raise
+        active = mlflow.active_run()
+        self._outer_run_id = active.info.run_id if active is not None else None
+        self._buffer = []
+        self._last_flush = time.monotonic()
+        self._running = True
+
+    def stop(self) -> None:
+        """Send buffered metrics, end runs left open (FAILED), and undo what `start()` did."""
+        if not self._running:
+            return
+        self._running = False
+        try:
+            _attempt("send the buffered metrics", self.flush_metrics)
+            _end_runs_above(self._outer_run_id)
+        finally:
+            self._restore()
+
+    def autolog_options(self) -> dict[str, bool]:
+        """Return the keyword arguments `start()` gives `mlflow.autolog`."""
+        return {
+            "disable": self.autolog_disable,
+            "disable_for_unsupported_versions": self.autolog_disable_for_unsupported_versions,
+            "exclusive": self.autolog_exclusive,
+            "log_input_examples": self.autolog_log_input_examples,
+            "log_model_signatures": self.autolog_log_model_signatures,
+            "log_models": self.autolog_log_models,
+            "log_datasets": self.autolog_log_datasets,
+            "silent": self.autolog_silent,
+        }
+
+    def client(self) -> MlflowClient:
+        """Return an MLflow client on the service's tracking and registry URIs."""
+        from mlflow import MlflowClient
+
+        return MlflowClient(
+            tracking_uri=self.tracking_uri, registry_uri=self.registry_uri or self.tracking_uri
+        )
+
+    @contextlib.contextmanager
+    def run_context(self, run_config: RunConfig) -> Iterator[ActiveRun]:
+        """Open an MLflow run for the block, and end it with the block's outcome.
+
+        The run is nested when another one is active. It gets the run config's tags plus a record
+        of where it comes from: `model_name.version`, `model_name.command`, `model_name.host`,
+        and `model_name.git_commit` / `model_name.git_dirty` (tracked files changed) inside a git
+        checkout. When it ends, whatever happened, buffered metrics are sent and the artifacts
+        `config.yaml` (the run config's `config`, secrets masked) and `logs/run.log` (everything
+        logged meanwhile) are logged. The run ends FINISHED, FAILED when an exception escapes, or
+        KILLED on KeyboardInterrupt or `Terminated`; exceptions are re-raised.
+
+        Args:
+            run_config: the run's name, description, tags, system metrics and configuration.
+
+        Yields:
+            The active run.
+
+        Raises:
+            RuntimeError: the service is not started (the run would go to MLflow's defaults).
+        """
+        import mlflow
+
+        if not self._running:
+            raise RuntimeError("MlflowService is not started: start it before run_context")
+        nested = mlflow.active_run() is not None
+        run = mlflow.start_run(
+            run_name=run_config.name,
+            description=run_config.description,
+            tags={**run_record_tags(), **run_config.tags},
+            log_system_metrics=run_config.log_system_metrics,
+            nested=nested,
+        )
+        log_folder = Path(tempfile.mkdtemp(prefix="model_name-run-"))
+        (log_folder / "logs").mkdir()
+        sink_id = self._add_run_log(log_folder / "logs" / "run.log")
+        status: RunStatus = "FINISHED"
+        try:
+            yield run
+            self.flush_metrics()
+        except KeyboardInterrupt:
+            status = "KILLED"
+            raise
+        except BaseException:
+            status = "FAILED"
+            raise
+        finally:
+            self._finish_run(run, run_config, status, sink_id, log_folder)
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Buffer metric points for the active run; they are sent in batches.
+
+        The buffer is sent when it holds `metrics_flush_size` points, on the first call
+        `metrics_flush_seconds` or more after the oldest point waiting in it was logged, when the
+        run of `run_context` ends (however it ends), on `flush_metrics()` and on `stop()`. Each
+        point keeps the time of its call.
+
+        Args:
+            metrics: metric names and values.
+            step: the step of every point (MLflow's default, 0, when None).
+
+        Raises:
+            RuntimeError: no MLflow run is active.
+        """
+        import mlflow
+        from mlflow.entities import Metric
+
+        run = mlflow.active_run()
+        if run is None:
+            raise RuntimeError("log_metrics needs an active MLflow run: call it in run_context")
+        timestamp = int(time.time() * 1000)
+        run_id = run.info.run_id
+        if not self._buffer:  # the interval counts from the oldest point waiting
+            self._last_flush = time.monotonic()
+        self._buffer.extend(
+            (run_id, Metric(key, float(value), timestamp, step or 0))
+            for key, value in metrics.items()
+        )
+        if (
+            len(self._buffer) >= self.metrics_flush_size
+            or time.monotonic() - self._last_flush >= self.metrics_flush_seconds
+        ):
+            self.flush_metrics()
+
+    def flush_metrics(self) -> None:
+        """Send the buffered metric points now, in `log_batch` calls of at most 1000 metrics.
+
+        Raises:
+            Exception: whatever MLflow raises; the points of that call are lost.
+        """
+        self._last_flush = time.monotonic()
+        if not self._buffer:
+            return
+        points, self._buffer = self._buffer, []
+        by_run: dict[str, list[Metric]] = {}
+        for run_id, metric in points:
+            by_run.setdefault(run_id, []).append(metric)
+        if self._batch_client is None:
+            self._batch_client = self.client()
+        for run_id, metrics in by_run.items():
+            for begin in range(0, len(metrics), MLFLOW_BATCH_LIMIT):
+                self._batch_client.log_batch(
+                    run_id, metrics=metrics[begin : begin + MLFLOW_BATCH_LIMIT]
+                )
+
+    def _add_run_log(self, path: Path) -> int:
+        """Add a loguru sink that records the run's log, at the running LoggerService's level."""
+        service = _LoguruDefault.current()
+        return _loguru().add(
+            path,
+            level=service.level if service is not None else "DEBUG",
+            format=service.format if service is not None else LoggerSettings().format,
+            colorize=False,
+            backtrace=True,
+            diagnose=False,
+            catch=True,
+        )
+
+    def _finish_run(
+        self,
+        run: ActiveRun,
+        run_config: RunConfig,
+        status: RunStatus,
+        sink_id: int,
+        log_folder: Path,
+    ) -> None:
+        import mlflow
+
+        run_id = run.info.run_id
+        logger = _loguru()
+        _attempt("send the buffered metrics", self.flush_metrics)
+        logger.debug("MLflow run {} ({}) ends {}", run_config.name, run_id, status)
+        with contextlib.suppress(ValueError):
+            logger.remove(sink_id)
+        if run_config.config is not None:
+            text = config_yaml(run_config.config)
+            (log_folder / "config.yaml").write_text(text, encoding="utf-8")
+        # one upload for both files: each artifact call costs a round trip (about 40 ms here)
+        _attempt(
+            "record config.yaml and logs/run.log",
+            lambda: mlflow.log_artifacts(str(log_folder), run_id=run_id),
+        )
+        shutil.rmtree(log_folder, ignore_errors=True)
+        _end_runs_above(run_id)  # runs opened inside and left open end first, FAILED
+        mlflow.end_run(status)
+
+    def _export_credentials(self) -> None:
+        if self.tracking_username is not None:
+            os.environ["MLFLOW_TRACKING_USERNAME"] = self.tracking_username
+        if self.tracking_password is not None:
+            os.environ["MLFLOW_TRACKING_PASSWORD"] = self.tracking_password.get_secret_value()
+        if self.tracking_token is not None:
+            os.environ["MLFLOW_TRACKING_TOKEN"] = self.tracking_token.get_secret_value()
+
+    def _restore(self) -> None:
+        """Undo `start()`: autologging, MLflow's URIs and experiment, and `MLFLOW_*` variables."""
+        self._batch_client = None
+        if self._autolog_set:
+            import mlflow
+
+            self._autolog_set = False
+            _attempt("turn autologging off", lambda: mlflow.autolog(disable=True))
+        if self._saved_state:
+            _restore_mlflow_globals(self._saved_state)
+            self._saved_state = {}
+        for name in set(_mlflow_environ()) - set(self._saved_environ):
+            del os.environ[name]
+        os.environ.update(self._saved_environ)
+
+
+def _attempt(what: str, action: Callable[[], object]) -> None:
+    """Run a clean-up step; log a warning instead of raising when it fails."""
+    try:
+        action()
+    except Exception as error:
+        _loguru().warning("MLflow: could not {}: {}: {}", what, type(error).__name__, error)

@@ -1,0 +1,71 @@
+"""Preparing a SQLite tracking store: its folder, its schema, and the lock next to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from model_name.io.services import initialize_sqlite_store
+
+
+def test_a_fresh_store_is_created_with_its_folders_and_is_usable(tmp_path: Path) -> None:
+    # given a store in folders that do not exist yet
+    store = tmp_path / "new" / "folders" / "mlflow.db"
+    uri = f"sqlite:///{store}"
+
+    # when it is initialised
+    initialize_sqlite_store(uri)
+
+    # then the file exists, with the lock next to it, and MLflow can use it at once
+    assert store.is_file()
+    assert (store.parent / "mlflow.db.lock").is_file()
+    client = MlflowClient(tracking_uri=uri)
+    experiment_id = client.create_experiment("created")
+    assert client.get_experiment_by_name("created").experiment_id == experiment_id  # type: ignore[union-attr]
+
+
+def test_an_initialised_store_is_left_as_it_is(tracking_uri: str) -> None:
+    # given a store in use, with an experiment of its own
+    client = MlflowClient(tracking_uri=tracking_uri)
+    experiment_id = client.create_experiment("kept")
+
+    # when it is initialised again
+    initialize_sqlite_store(tracking_uri)
+
+    # then its content is untouched
+    assert client.get_experiment_by_name("kept").experiment_id == experiment_id  # type: ignore[union-attr]
+
+
+def test_the_lock_is_next_to_the_store_even_with_a_query_string(tmp_path: Path) -> None:
+    store = tmp_path / "stores" / "tracking.db"
+
+    initialize_sqlite_store(f"sqlite:///{store}?timeout=30")
+
+    assert sorted(path.name for path in store.parent.iterdir()) == [
+        "tracking.db",
+        "tracking.db.lock",
+    ]
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "sqlite:///:memory:",
+        "sqlite:///",
+        "http://127.0.0.1:9",
+        "file://{tmp_path}/mlruns",
+        "{tmp_path}/mlruns",
+    ],
+    ids=["memory", "sqlite-without-file", "http", "file-uri", "path"],
+)
+def test_anything_but_a_sqlite_file_is_left_alone(uri: str, tmp_path: Path) -> None:
+    # given a URI that is not a SQLite file (the test runs in the empty tmp_path)
+    uri = uri.format(tmp_path=tmp_path)
+
+    # when it is initialised
+    initialize_sqlite_store(uri)
+
+    # then nothing was created: no store, no lock, no folder
+    assert list(tmp_path.iterdir()) == []
