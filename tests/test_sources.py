@@ -281,3 +281,33 @@ def test_secrets_are_validated_as_secrets(tmp_path: Path) -> None:
     assert token is not None and token.get_secret_value() == "s3cr3t"
     assert "s3cr3t" not in repr(configuration.settings)
     assert "s3cr3t" not in str(configuration.origins)
+
+
+@pytest.mark.parametrize("secret", ["{pa:ss", "[pa]ss", "null", "~", " spaced "])
+@pytest.mark.parametrize("source", ["file via ${VAR}", "environment", "--set"])
+def test_a_secret_is_taken_as_written_from_any_source(
+    tmp_path: Path, secret: str, source: str
+) -> None:
+    # given a password that YAML would read as a mapping, a list or null, from one source
+    text = "mlflow:\n  tracking_password: ${PASSWORD}\n" if source == "file via ${VAR}" else None
+    environ = {
+        "file via ${VAR}": {"PASSWORD": secret},
+        "environment": {"MODEL_NAME_MLFLOW__TRACKING_PASSWORD": secret},
+        "--set": {},
+    }[source]
+    overrides = [f"mlflow.tracking_password={secret}"] if source == "--set" else []
+
+    # when the configuration is loaded
+    configuration = load(tmp_path, text, environ=environ, overrides=overrides)
+
+    # then the secret is exactly what was written: never parsed, never an error quoting it
+    password = configuration.settings.mlflow.tracking_password
+    assert password is not None and password.get_secret_value() == secret
+
+
+def test_a_malformed_flag_names_its_key_but_never_its_value() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        parse_override("mlflow..tracking_token=s3cr3t")
+
+    assert "mlflow..tracking_token" in str(raised.value)
+    assert "s3cr3t" not in str(raised.value)

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 import pydantic as pdt
@@ -24,6 +25,13 @@ DEFAULT_LOG_FORMAT = (
     "<cyan>{name}</cyan>:<cyan>{function}</cyan>:<cyan>{line}</cyan> - <level>{message}</level>"
 )
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+
+SECRET_KEY = re.compile(r"(password|passwd|token|secret|credential|api_?key)", re.IGNORECASE)
+"""A setting whose key matches this holds a secret (`mlflow.tracking_token`, a job's `api_key`).
+
+Its value is taken as plain text, never parsed as YAML, never quoted in an error message, and
+masked wherever a command line is recorded.
+"""
 
 
 class Settings(pdt.BaseModel):

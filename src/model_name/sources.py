@@ -31,7 +31,7 @@ import pydantic as pdt
 import yaml
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-from model_name.settings import AppSettings
+from model_name.settings import SECRET_KEY, AppSettings
 
 ENV_PREFIX = "MODEL_NAME_"
 DEFAULT_CONFIG_FILE = Path("containers.yaml")
@@ -95,12 +95,18 @@ class Configuration:
         return _origin(self.origins, tuple(path.split(".")))
 
 
-def parse_value(text: str) -> Any:
+def parse_value(text: str, path: KeyPath = ()) -> Any:
     """Read a value given as text, from a flag or an environment variable.
 
     Lists and mappings are written in YAML/JSON flow style (`[a, b]`, `{key: value}`); `null`
     and `~` mean None; anything else stays text, which the settings' types then convert
-    (`"3"` to 3 for an integer field, `"true"` to True for a boolean).
+    (`"3"` to 3 for an integer field, `"true"` to True for a boolean). The value of a secret
+    key (`SECRET_KEY`: `tracking_password`, `tracking_token`, ...) is always taken as it is: a
+    password may start with `{` or be `null`, and must never be quoted in an error message.
+
+    Args:
+        text: the value as written.
+        path: the key it is given for.
 
     Raises:
         ConfigurationError: a list or mapping that is not valid YAML.
@@ -108,7 +114,11 @@ def parse_value(text: str) -> Any:
     Example:
         >>> parse_value("[1, 2]"), parse_value("~"), parse_value("0.5")
         ([1, 2], None, '0.5')
+        >>> parse_value("{not-yaml", ("mlflow", "tracking_token"))
+        '{not-yaml'
     """
+    if path and SECRET_KEY.search(path[-1]):
+        return text
     stripped = text.strip()
     if stripped in ("null", "~"):
         return None
@@ -136,10 +146,10 @@ def parse_override(text: str) -> tuple[KeyPath, Any]:
     key, sep, value = text.partition("=")
     path = tuple(part.strip() for part in key.split("."))
     if not sep or not all(path):
-        raise ConfigurationError(
-            f"--set {text!r}: expected KEY.PATH=VALUE, for example --set logger.level=DEBUG"
+        raise ConfigurationError(  # the key only: the value may be a secret
+            f"--set {key!r}: expected KEY.PATH=VALUE, for example --set logger.level=DEBUG"
         )
-    return path, parse_value(value)
+    return path, parse_value(value, path)
 
 
 def interpolate(text: str, environ: Mapping[str, str], where: str) -> str:
@@ -222,7 +232,7 @@ def environment_layer(environ: Mapping[str, str]) -> Layer:
                 f"for example {ENV_PREFIX}LOGGER__LEVEL"
             )
         try:
-            value = parse_value(environ[name])
+            value = parse_value(environ[name], path)
         except ConfigurationError as error:
             raise ConfigurationError(f"environment variable {name}: {error}") from None
         _put(values, origins, path, value, f"environment variable {name}")
@@ -415,7 +425,7 @@ def _read_node(
                 origins[path] = f"{where} via environment variable {', '.join(given)}"
             else:
                 origins[path] = f"{where}, default of ${{{', '.join(names)}}}"
-            return parse_value(expanded) if expanded != text else expanded
+            return parse_value(expanded, path) if expanded != text else expanded
         return text
     return yaml.SafeLoader("").construct_object(node, deep=True)
 

@@ -8,7 +8,6 @@ rendered by `config_yaml()`.
 from __future__ import annotations
 
 import enum
-import re
 import shlex
 import socket
 import subprocess
@@ -17,6 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import pydantic as pdt
+
+from model_name.settings import SECRET_KEY
 
 SECRET_MASK = "**********"
 """How a secret value (`pydantic.SecretStr`) is written in recorded configurations."""
@@ -27,8 +28,9 @@ PACKAGE = "model_name"
 GIT_TIMEOUT_SECONDS = 2.0
 """How long a `git` command may take when a run records the checkout it comes from."""
 
-SECRET_ARGUMENT = re.compile(r"(password|passwd|token|secret|credential|api_?key)", re.IGNORECASE)
-"""A `--set KEY=VALUE` whose key matches this has its value masked in the recorded command line."""
+SECRET_ARGUMENT = SECRET_KEY
+"""A `--set KEY=VALUE` whose key matches this has its value masked in the recorded command line
+(the same rule as `model_name.settings.SECRET_KEY`)."""
 
 
 class RunConfig(pdt.BaseModel):
