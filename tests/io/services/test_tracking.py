@@ -51,6 +51,32 @@ def test_start_sets_the_uris_and_the_experiment(tmp_path: Path, tracking_uri: st
     assert client._registry_uri == registry_uri
 
 
+def test_an_experiment_created_by_another_process_meanwhile_is_still_used(
+    tracking_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given another process creates the experiment just after MLflow looked it up: the race
+    # cannot be timed on demand, so MLflow's first lookup is made to miss (the one patch here)
+    MlflowClient(tracking_uri=tracking_uri).create_experiment("shared")
+    from mlflow.tracking._tracking_service.client import TrackingServiceClient
+
+    lookup = TrackingServiceClient.get_experiment_by_name
+    misses = iter([True])
+
+    def late_lookup(self: TrackingServiceClient, name: str) -> object:
+        return None if next(misses, False) else lookup(self, name)
+
+    monkeypatch.setattr(TrackingServiceClient, "get_experiment_by_name", late_lookup)
+    service = MlflowService(tracking_uri=tracking_uri, experiment_name="shared")
+
+    # when the service starts (MLflow's create fails: the experiment exists) and opens a run
+    with service, service.run_context(RunConfig(name="racer")) as run:
+        pass
+
+    # then the run is in the configured experiment, not in MLflow's Default one
+    shared = MlflowClient(tracking_uri=tracking_uri).get_experiment_by_name("shared")
+    assert shared is not None and run.info.experiment_id == shared.experiment_id
+
+
 def test_the_registry_defaults_to_the_tracking_store(mlflow_service: MlflowService) -> None:
     with mlflow_service:
         assert mlflow.get_registry_uri() == mlflow_service.tracking_uri

@@ -86,7 +86,11 @@ class MlflowService(Service, MlflowSettings):
             self._saved_state = _mlflow_globals()
             mlflow.set_tracking_uri(self.tracking_uri)
             mlflow.set_registry_uri(self.registry_uri or self.tracking_uri)
-            mlflow.set_experiment(self.experiment_name)
+            experiment = mlflow.set_experiment(self.experiment_name)
+            # When another process creates the experiment between MLflow's lookup and its
+            # create, set_experiment returns it without making it active (MLflow 3.17), and the
+            # runs land in "Default". Setting it again by id makes it active in every case.
+            mlflow.set_experiment(experiment_id=experiment.experiment_id)
             self._autolog_set = True
             mlflow.autolog(**self.autolog_options())
         except BaseException:
