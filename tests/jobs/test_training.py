@@ -178,3 +178,32 @@ def test_the_pipeline_scales_then_fits_the_chosen_regressor(
     assert job.hyperparameters() == hyperparameters
     chosen = pipeline.named_steps["regressor"].get_params()
     assert {name: chosen[name] for name in hyperparameters} == hyperparameters
+
+
+def test_a_dataset_logged_by_a_concurrent_run_at_the_same_moment_is_still_recorded(
+    services: dict[str, Any], runs_of: RunsOf, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given another run inserts the same dataset between this run's lookup and its insert: the
+    # race cannot be timed on demand, so the first call fails as MLflow's does then (one patch)
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    log_inputs = MlflowClient.log_inputs
+    races = iter([True])
+
+    def racing_log_inputs(self: MlflowClient, *args: Any, **kwargs: Any) -> None:
+        if next(races, False):
+            raise MlflowException("UNIQUE constraint failed: datasets.experiment_id, ...")
+        log_inputs(self, *args, **kwargs)
+
+    monkeypatch.setattr(MlflowClient, "log_inputs", racing_log_inputs)
+    job = TrainingJob(**services, register_version=False)
+
+    # when the job trains
+    with job:
+        job.run()
+
+    # then its run finished, with the dataset recorded as its input
+    (run,) = runs_of("training")
+    assert run.info.status == "FINISHED"
+    assert [item.dataset.name for item in run.inputs.dataset_inputs] == ["diabetes"]

@@ -150,7 +150,7 @@ class TrainingJob(Job):
                 "n_features": features.shape[1],
             }
             mlflow.log_params(params)
-            mlflow.log_input(self.dataset(frame), context="training")
+            log_input(self.dataset(frame), context="training")
             logger.info("Training {} on {} rows of {}", self.estimator, len(x_train), source)
 
             pipeline = self.build_pipeline().fit(x_train, y_train)
@@ -187,6 +187,27 @@ class TrainingJob(Job):
 
 MARGINS = {"left": 0.13, "right": 0.97, "bottom": 0.12, "top": 0.92}
 """The plots' margins, as fractions of the figure: room for the axis labels and the title."""
+
+
+def log_input(dataset: Any, context: str) -> None:
+    """Record a dataset as an input of the active run, riding out a concurrent run's insert.
+
+    Two runs logging the same data at the same moment race on MLflow's unique (experiment,
+    name, digest) key: both see no dataset, both insert it, the later insert fails (MLflow
+    3.17, SQLite and PostgreSQL alike). The second try finds the other run's dataset and only
+    links it to this run.
+
+    Args:
+        dataset: an `mlflow.data.Dataset`.
+        context: what the run used it for (`training`, `evaluation`, ...).
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mlflow.log_input(dataset, context=context)
+    except MlflowException:
+        mlflow.log_input(dataset, context=context)
 
 
 def evaluation_plots(actual: pd.Series[float], predicted: np.ndarray[Any, Any]) -> list[Figure]:
