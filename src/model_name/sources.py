@@ -101,8 +101,9 @@ def parse_value(text: str, path: KeyPath = ()) -> Any:
     Lists and mappings are written in YAML/JSON flow style (`[a, b]`, `{key: value}`); `null`
     and `~` mean None; anything else stays text, which the settings' types then convert
     (`"3"` to 3 for an integer field, `"true"` to True for a boolean). The value of a secret
-    key (`SECRET_KEY`: `tracking_password`, `tracking_token`, ...) is always taken as it is: a
-    password may start with `{` or be `null`, and must never be quoted in an error message.
+    key (`SECRET_KEY`: `tracking_password`, `tracking_token`, ...) is never parsed as a list or
+    mapping: a password may start with `{` or `[`, and must never be quoted in an error message.
+    `null` still unsets a secret, so `${TOKEN:null}` in a file makes a token optional.
 
     Args:
         text: the value as written.
@@ -117,11 +118,11 @@ def parse_value(text: str, path: KeyPath = ()) -> Any:
         >>> parse_value("{not-yaml", ("mlflow", "tracking_token"))
         '{not-yaml'
     """
-    if path and SECRET_KEY.search(path[-1]):
-        return text
     stripped = text.strip()
     if stripped in ("null", "~"):
         return None
+    if path and SECRET_KEY.search(path[-1]):
+        return text
     if stripped[:1] in ("[", "{"):
         try:
             return yaml.safe_load(stripped)
