@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,3 +30,33 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             monkeypatch.delenv(name)
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def no_mlflow_state_left_behind() -> Iterator[None]:
+    """Fail a test that leaves an MLflow service running: an active run or MLflow's URIs set.
+
+    A service left running is stopped later by the garbage collector, in the middle of whatever
+    test runs then, and MLflow's process-wide URIs point every later client at its store.
+    """
+    yield
+    if "mlflow" not in sys.modules:
+        return
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    left = {
+        "an active run": mlflow.active_run(),
+        "the tracking URI": tracking_utils._tracking_uri,
+        "the registry URI": registry_utils._registry_uri,
+    }
+    left = {what: value for what, value in left.items() if value is not None}
+    if left:
+        for _ in range(8):  # end them, so the next tests start clean
+            if mlflow.active_run() is None:
+                break
+            mlflow.end_run()
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+        mlflow.set_registry_uri(None)  # type: ignore[arg-type]
+        pytest.fail(f"the test left MLflow state behind (a service not stopped?): {left}")

@@ -105,7 +105,12 @@ def test_job_parameters_come_from_the_configuration(settings: AppSettings) -> No
     settings.jobs["check"] = {"hold_seconds": 2.5, "fail": True}
     container = create_container(settings)
 
-    job = container.jobs.check()
+    try:
+        job = container.jobs.check()  # builds the job, so starts the services it is given
+    finally:
+        # Stopped here, not whenever the garbage collector closes the resources' generators:
+        # that would undo MLflow's state in the middle of a later test.
+        stop_services(container)
 
     assert job.hold_seconds == 2.5 and job.fail is True
 
