@@ -32,7 +32,7 @@ from model_name.containers import SERVICES, Container, create_container
 from model_name.io.services import AlertsService, LoggerService, MlflowService, Service
 from model_name.jobs import JOBS
 from model_name.sources import load_configuration
-from tests.servers import MlflowServer, free_port, start_server, stop
+from tests.servers import MlflowServer, free_port, start_server, stop, without_coverage
 
 JOB_SECONDS = 120
 """The most any job here may take: a fault must end a job, never hang it."""
@@ -406,6 +406,7 @@ def test_eight_jobs_at_once_on_a_fresh_sqlite_store_all_succeed(isolated: Path) 
             command(isolated / f"job{index}.log", "--set", f"mlflow.tracking_uri={uri}"),
             stderr=subprocess.PIPE,
             text=True,
+            env=without_coverage(os.environ),  # eight at once: coverage would triple the time
         )
         for index in range(8)
     ]
@@ -456,7 +457,7 @@ def test_a_secret_from_any_source_is_never_shown_nor_recorded(
         if config:
             (folder / "containers.yaml").write_text(config)
         env = {
-            **os.environ,
+            **without_coverage(os.environ),
             **environ,
             "MLFLOW_TRACKING_URI": mlflow_server,
             "MODEL_NAME_MLFLOW__EXPERIMENT_NAME": f"secrets-{index}",
