@@ -27,11 +27,21 @@ DEFAULT_LOG_FORMAT = (
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 
 SECRET_KEY = re.compile(r"(password|passwd|token|secret|credential|api_?key)", re.IGNORECASE)
-"""A setting whose key matches this holds a secret (`mlflow.tracking_token`, a job's `api_key`).
+"""What the last part of a secret setting's key path says (`tracking_token`, a job's `api_key`)."""
 
-Its value is taken as plain text, never parsed as YAML, never quoted in an error message, and
-masked wherever a command line is recorded.
-"""
+
+def is_secret_key(path: str | tuple[str, ...]) -> bool:
+    """Say whether a setting holds a secret, by its key path (`mlflow.tracking_token`).
+
+    A secret's value is taken as plain text, never parsed as YAML, never quoted in an error
+    message, and masked wherever a command line is recorded.
+
+    Example:
+        >>> is_secret_key("mlflow.tracking_token"), is_secret_key(("secrets", "url"))
+        (True, False)
+    """
+    parts = path.split(".") if isinstance(path, str) else path
+    return bool(parts) and SECRET_KEY.search(parts[-1]) is not None
 
 
 class Settings(pdt.BaseModel):

@@ -31,7 +31,7 @@ import pydantic as pdt
 import yaml
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-from model_name.settings import SECRET_KEY, AppSettings
+from model_name.settings import AppSettings, is_secret_key
 
 ENV_PREFIX = "MODEL_NAME_"
 DEFAULT_CONFIG_FILE = Path("containers.yaml")
@@ -101,7 +101,7 @@ def parse_value(text: str, path: KeyPath = ()) -> Any:
     Lists and mappings are written in YAML/JSON flow style (`[a, b]`, `{key: value}`); `null`
     and `~` mean None; anything else stays text, which the settings' types then convert
     (`"3"` to 3 for an integer field, `"true"` to True for a boolean). The value of a secret
-    key (`SECRET_KEY`: `tracking_password`, `tracking_token`, ...) is never parsed as a list or
+    key (`is_secret_key`: `tracking_password`, `tracking_token`, ...) is never parsed as a list or
     mapping: a password may start with `{` or `[`, and must never be quoted in an error message.
     `null` still unsets a secret, so `${TOKEN:null}` in a file makes a token optional.
 
@@ -121,7 +121,7 @@ def parse_value(text: str, path: KeyPath = ()) -> Any:
     stripped = text.strip()
     if stripped in ("null", "~"):
         return None
-    if path and SECRET_KEY.search(path[-1]):
+    if is_secret_key(path):
         return text
     if stripped[:1] in ("[", "{"):
         try:

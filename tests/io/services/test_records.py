@@ -98,3 +98,11 @@ def test_non_secret_settings_and_other_arguments_are_kept() -> None:
 )
 def test_a_set_without_a_key_value_is_kept_as_it_is(argv: list[str]) -> None:
     assert masked_command(argv) == argv
+
+
+def test_only_a_secret_field_is_masked_not_a_section_named_like_one() -> None:
+    # given a job section whose name, not its field, looks like a secret
+    argv = ["model_name", "--set", "jobs.token_audit.outputs=out.csv"]
+
+    # when the command line is masked, then it is kept: the field is read as plain configuration
+    assert masked_command(argv) == argv

@@ -29,7 +29,6 @@ from model_name.io.services.logger import LoggerService
 from model_name.io.services.records import (
     GIT_TIMEOUT_SECONDS,
     PACKAGE,
-    SECRET_ARGUMENT,
     SECRET_MASK,
     RunConfig,
     config_yaml,
@@ -46,7 +45,6 @@ __all__ = [
     "MLFLOW_HTTP_DEFAULTS",
     "NOTIFICATION_PROBE_SECONDS",
     "PACKAGE",
-    "SECRET_ARGUMENT",
     "SECRET_MASK",
     "AlertsService",
     "LoggerService",

@@ -17,7 +17,7 @@ from typing import Any
 
 import pydantic as pdt
 
-from model_name.settings import SECRET_KEY
+from model_name.settings import is_secret_key
 
 SECRET_MASK = "**********"
 """How a secret value (`pydantic.SecretStr`) is written in recorded configurations."""
@@ -27,10 +27,6 @@ PACKAGE = "model_name"
 
 GIT_TIMEOUT_SECONDS = 2.0
 """How long a `git` command may take when a run records the checkout it comes from."""
-
-SECRET_ARGUMENT = SECRET_KEY
-"""A `--set KEY=VALUE` whose key matches this has its value masked in the recorded command line
-(the same rule as `model_name.settings.SECRET_KEY`)."""
 
 
 class RunConfig(pdt.BaseModel):
@@ -85,9 +81,9 @@ def run_record_tags() -> dict[str, str]:
 def masked_command(argv: list[str]) -> list[str]:
     """Return a command line with the values of secret `--set KEY=VALUE` flags masked.
 
-    A key is secret when its path names a password, token, secret, credential or API key
-    (`mlflow.tracking_token`, `mlflow.tracking_password`, ...): the command line is recorded on
-    every run (tag `model_name.command`), where a secret must never appear.
+    A key is secret by `model_name.settings.is_secret_key`, the rule the configuration reads
+    secrets by (`mlflow.tracking_token`, `mlflow.tracking_password`, ...): the command line is
+    recorded on every run (tag `model_name.command`), where a secret must never appear.
 
     Example:
         >>> masked_command(["model_name", "--set", "mlflow.tracking_token=s3cr3t"])
@@ -107,7 +103,7 @@ def masked_command(argv: list[str]) -> list[str]:
 
 def _masked_setting(setting: str) -> str:
     key, equals, _ = setting.partition("=")
-    return f"{key}={SECRET_MASK}" if equals and SECRET_ARGUMENT.search(key) else setting
+    return f"{key}={SECRET_MASK}" if equals and is_secret_key(key) else setting
 
 
 def _git(*arguments: str) -> str | None:
