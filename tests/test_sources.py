@@ -7,8 +7,8 @@ from pathlib import Path
 import pydantic as pdt
 import pytest
 
+from model_name.errors import ConfigurationError
 from model_name.sources import (
-    ConfigurationError,
     environment_layer,
     file_layer,
     interpolate,

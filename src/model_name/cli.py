@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from model_name.errors import UsageError
+
 if TYPE_CHECKING:
     from model_name.containers import Container
     from model_name.sources import Configuration
@@ -34,10 +36,6 @@ EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
 PROG = "model_name"
-
-
-class UsageError(Exception):
-    """A bad command line or configuration: reported in one line, exit code 2."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -206,9 +204,10 @@ def run_in_container(container: Container, job_name: str) -> int:
 
 
 def _load_configuration(args: argparse.Namespace) -> Configuration:
+    from model_name.errors import ConfigurationError
     from model_name.jobs import JOBS
     from model_name.jobs.base import RESERVED_FIELDS
-    from model_name.sources import ConfigurationError, load_configuration
+    from model_name.sources import load_configuration
 
     try:
         return load_configuration(

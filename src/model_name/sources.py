@@ -31,6 +31,7 @@ import pydantic as pdt
 import yaml
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
+from model_name.errors import ConfigurationError
 from model_name.settings import AppSettings, is_secret_key
 
 ENV_PREFIX = "MODEL_NAME_"
@@ -58,10 +59,6 @@ class _LayeredSettings(AppSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings,)
-
-
-class ConfigurationError(ValueError):
-    """A configuration value or file is wrong; the message says what, where and how to fix it."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,6 +10,7 @@ import pandas as pd
 import pydantic as pdt
 import pytest
 
+from model_name.errors import ModelNotFoundError
 from model_name.io import datasets, registries
 from model_name.io.services import MlflowService
 from model_name.jobs.inference import InferenceJob
@@ -98,7 +99,7 @@ def test_a_missing_alias_fails_the_run_naming_the_aliases_there_are(
 ) -> None:
     job = InferenceJob(alias="production", outputs=tmp_path / "p.csv", **services)
 
-    with pytest.raises(ValueError, match="no alias 'production'") as caught, job:
+    with pytest.raises(ModelNotFoundError, match="no alias 'production'") as caught, job:
         job.run()
 
     assert f"cannot load the version aliased 'production' of model '{champion}'" in str(

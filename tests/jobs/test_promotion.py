@@ -8,7 +8,7 @@ from typing import Any
 import pydantic as pdt
 import pytest
 
-from model_name.io.registries import ModelNotFoundError
+from model_name.errors import ModelNotFoundError
 from model_name.io.services import MlflowService
 from model_name.jobs.promotion import PromotionJob
 
@@ -69,7 +69,7 @@ def test_promoting_a_missing_version_fails_naming_the_versions_there_are(
 ) -> None:
     # when version 7 of a model with versions 1 and 2 is promoted
     job = PromotionJob(version=7, **services)
-    with pytest.raises(ValueError, match="has no version 7") as caught, job:
+    with pytest.raises(ModelNotFoundError, match="has no version 7") as caught, job:
         job.run()
 
     # then the error names the model, the version and what exists; the run FAILED; no alias moved
@@ -87,7 +87,7 @@ def test_promoting_a_model_that_is_not_registered_fails_clearly(
     # given an empty registry
     # when the latest version is promoted
     job = PromotionJob(**services)
-    with pytest.raises(ValueError, match="registered models: none") as caught, job:
+    with pytest.raises(ModelNotFoundError, match="registered models: none") as caught, job:
         job.run()
 
     # then the error names the model and the run FAILED

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import pydantic as pdt
 
+from model_name.errors import ModelNotFoundError
+
 if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion, RegisteredModel
@@ -40,10 +42,6 @@ INPUT_EXAMPLE_ROWS = 5
 """How many rows of the signature input are kept as the model's input example by default."""
 
 _RESERVED_ALIAS = re.compile(r"^(latest|[vV]\d+)$", re.IGNORECASE)
-
-
-class ModelNotFoundError(ValueError):
-    """A registered model, version or alias that does not exist; the message says what does."""
 
 
 def check_alias(alias: str) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pydantic as pdt
 
+from model_name.errors import ModelNotFoundError
 from model_name.io import datasets, registries
 from model_name.io.datasets import TablePath
 from model_name.io.registries import Alias
@@ -63,8 +64,8 @@ class InferenceJob(Job):
                 model_version = registries.resolve_version(
                     client, name, alias=self.alias, version=self.version
                 )
-            except registries.ModelNotFoundError as error:
-                raise registries.ModelNotFoundError(
+            except ModelNotFoundError as error:
+                raise ModelNotFoundError(
                     f"cannot load {wanted} of model '{name}': {error}"
                 ) from error
             uri = registries.model_uri(name, version=int(model_version.version))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pydantic as pdt
 
+from model_name.errors import ModelNotFoundError
 from model_name.io import registries
 from model_name.io.registries import Alias
 from model_name.jobs.base import Job, Locals
@@ -40,8 +41,8 @@ class PromotionJob(Job):
             client = self.mlflow_service.client()
             try:
                 target = registries.resolve_version(client, name, version=self.version)
-            except registries.ModelNotFoundError as error:
-                raise registries.ModelNotFoundError(
+            except ModelNotFoundError as error:
+                raise ModelNotFoundError(
                     f"cannot promote {wanted} of model '{name}' to '{self.alias}': {error}"
                 ) from error
             previous = registries.registered_model(client, name).aliases.get(self.alias)

@@ -19,12 +19,13 @@ Example:
     hello
 """
 
+from model_name.errors import Terminated
 from model_name.io.services.alerts import (
     NOTIFICATION_PROBE_SECONDS,
     AlertsService,
     notification_backend_problem,
 )
-from model_name.io.services.base import Service, Terminated
+from model_name.io.services.base import Service
 from model_name.io.services.logger import LoggerService
 from model_name.io.services.records import (
     GIT_TIMEOUT_SECONDS,

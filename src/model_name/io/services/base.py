@@ -1,6 +1,6 @@
 """What every service is: a pydantic model with an idempotent start and stop.
 
-Also the pieces the services share: `Terminated`, the interruption a SIGTERM becomes, and loguru's
+Also what the services share: loguru's
 logger, imported on first use so that importing a service stays cheap.
 """
 
@@ -53,10 +53,6 @@ class Service(abc.ABC, pdt.BaseModel):
         """Stop the service; never swallows an exception."""
         self.stop()
         return False
-
-
-class Terminated(KeyboardInterrupt):
-    """The process was asked to stop (SIGTERM): unwinds like Ctrl-C, and ends the run KILLED."""
 
 
 def _loguru() -> loguru.Logger:
