@@ -32,7 +32,7 @@ from model_name.containers import SERVICES, Container, create_container
 from model_name.io.services import AlertsService, LoggerService, MlflowService, Service
 from model_name.jobs import JOBS
 from model_name.sources import load_configuration
-from tests.servers import MlflowServer, free_port, start_server, stop, without_coverage
+from tests.helpers.servers import MlflowServer, free_port, start_server, stop, without_coverage
 
 JOB_SECONDS = 120
 """The most any job here may take: a fault must end a job, never hang it."""

@@ -26,7 +26,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
 from model_name.jobs.training import PLOTS
-from tests.servers import MlflowServer, without_coverage
+from tests.helpers.servers import MlflowServer, without_coverage
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from model_name.io.services import AlertsService, notification_backend_problem
-from model_name.testing import NotificationDaemon, RecordingAlertsService
+from model_name.testing import RecordingAlertsService
+from tests.helpers.notifications import NotificationDaemon
+from tests.helpers.programs import require_programs
 from tests.io.services.conftest import file_logger, lines
 
 # --- AlertsService --------------------------------------------------------------------------
@@ -112,6 +114,8 @@ def test_plyer_failing_falls_back_to_the_log_without_raising(
 def test_a_bus_without_a_notification_server_is_detected(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # the probe asks the bus with dbus-send; notify-send is what plyer would use
+    require_programs("dbus-send", "notify-send", packages="dbus libnotify-bin")
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path / 'no-bus'}")
 
     problem = notification_backend_problem()
