@@ -1,39 +1,30 @@
-"""The container: services as ordered resources, jobs as factories, and overriding in tests."""
+"""The container: services wired by what they use, one lifecycle, jobs as factories, overrides."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from dependency_injector import providers
 
+from model_name.configuration import load_configuration
 from model_name.containers import (
     Container,
     create_container,
     register_job,
+    running,
+    service,
+    service_names,
     start_services,
     stop_services,
 )
-from model_name.io.services import LoggerService, MlflowService
+from model_name.errors import ConfigurationError
+from model_name.io.services import AlertsService, LoggerService, MlflowService
 from model_name.jobs import CheckJob, TrainingJob
 from model_name.settings import AppSettings
 from model_name.testing import RecordingAlertsService
-from tests.jobs.test_base import EchoJob
-
-
-class BrokenStopAlerts(RecordingAlertsService):
-    """An alerts service whose stop raises."""
-
-    def stop(self) -> None:
-        super().stop()
-        raise RuntimeError("alerts stop broke")
-
-
-class BrokenStartMlflow(MlflowService):
-    """An MLflow service that cannot start."""
-
-    def start(self) -> None:
-        raise ConnectionError("tracking server unreachable")
+from tests.helpers.doubles import ClockJob, ClockService, EchoJob, broken, service_states
 
 
 @pytest.fixture
@@ -47,47 +38,39 @@ def settings(tmp_path: Path, tracking_uri: str) -> AppSettings:
 
 
 @pytest.fixture
-def container(settings: AppSettings) -> Container:
+def container(settings: AppSettings) -> Iterator[Container]:
     container = create_container(settings)
     yield container
     stop_services(container)
 
 
-def test_services_are_built_from_the_configuration(container: Container) -> None:
-    start_services(container)
-
+def test_services_are_built_from_their_sections_with_what_they_use(container: Container) -> None:
     logger_service = container.logger_service()
+
     assert isinstance(logger_service, LoggerService) and logger_service.level == "DEBUG"
     assert container.mlflow_service().experiment_name == "containers"
     assert container.alerts_service().enable is False
-    assert all(
-        service.running
-        for service in (logger_service, container.alerts_service(), container.mlflow_service())
-    )
+    # the logger is given to the services that write through it, not found at run time
+    assert container.mlflow_service().logger_service is logger_service
+    assert container.alerts_service().logger_service is logger_service
 
 
-def test_a_service_resource_starts_the_logger_first(container: Container) -> None:
-    # when only the MLflow resource is asked for
-    container.mlflow_service.init()
-
-    # then the logger resource it depends on was started before it
-    assert container.logger_service.initialized
-    assert container.logger_service().running
-    assert not container.alerts_service.initialized
+def test_the_services_are_listed_once_in_dependency_order(container: Container) -> None:
+    assert service_names(container) == ("logger_service", "alerts_service", "mlflow_service")
 
 
-def test_stop_services_stops_every_service(container: Container) -> None:
-    start_services(container)
+def test_start_services_starts_them_all_and_stop_services_stops_them_all(
+    container: Container,
+) -> None:
     services = [container.logger_service(), container.alerts_service(), container.mlflow_service()]
 
+    start_services(container)
+    started = service_states(*services)
     errors = stop_services(container)
 
+    assert started == [True, True, True]
     assert errors == []
-    assert not any(service.running for service in services)
-    assert not any(
-        getattr(container, name).initialized
-        for name in ("logger_service", "alerts_service", "mlflow_service")
-    )
+    assert service_states(*services) == [False, False, False]
 
 
 def test_a_job_gets_the_running_services_and_its_section(container: Container) -> None:
@@ -105,14 +88,17 @@ def test_job_parameters_come_from_the_configuration(settings: AppSettings) -> No
     settings.jobs["check"] = {"hold_seconds": 2.5, "fail": True}
     container = create_container(settings)
 
-    try:
-        job = container.jobs.check()  # builds the job, so starts the services it is given
-    finally:
-        # Stopped here, not whenever the garbage collector closes the resources' generators:
-        # that would undo MLflow's state in the middle of a later test.
-        stop_services(container)
+    job = container.jobs.check()  # building a job starts nothing
 
     assert job.hold_seconds == 2.5 and job.fail is True
+    assert service_states(*job.services()) == [False, False, False]
+
+
+def test_job_sections_given_in_python_are_validated_too(settings: AppSettings) -> None:
+    settings.jobs["training"] = {"alpha": "oops"}
+
+    with pytest.raises(ConfigurationError, match=r"jobs\.training\.alpha .*valid number"):
+        create_container(settings)
 
 
 def test_every_registered_job_has_a_factory(container: Container) -> None:
@@ -120,45 +106,132 @@ def test_every_registered_job_has_a_factory(container: Container) -> None:
     assert set(container.jobs.providers) == {"training", "promotion", "inference", "check"}
 
 
-def test_a_service_overridden_in_a_test_is_used_by_the_jobs(container: Container) -> None:
-    # given a recording alerts service swapped in, as a user's test would
+def test_a_service_swapped_with_one_line_is_started_stopped_and_used(container: Container) -> None:
+    # given a recording alerts service swapped in with one line, as a user's test would
     recording = RecordingAlertsService()
     container.alerts_service.override(providers.Object(recording))
     register_job(container, EchoJob)
-    start_services(container)
 
-    # when a job runs through the container
-    job = container.jobs.echo()
-    with job:
-        job.run()
+    # when the container runs a job
+    with running(container):
+        job = container.jobs.echo()
+        with job:
+            job.run()
+        was_running = recording.running
 
-    # then it alerted through the override, and the other services were the container's
+    # then the container started and stopped the replacement, and the job alerted through it
+    assert was_running and not recording.running
     assert job.alerts_service is recording
     assert recording.sent == [("echo succeeded", "Job echo completed.")]
-    assert container.logger_service().running  # still running: the container owns it
 
 
-def test_stop_services_attempts_every_stop_and_returns_the_errors(container: Container) -> None:
-    # given an alerts service whose stop raises, built by the container's own resource
-    container.alerts_service.set_args(providers.Factory(BrokenStopAlerts), container.logger_service)
+def test_a_failed_stop_does_not_keep_the_others_running(container: Container) -> None:
+    # given an alerts service whose stop raises
+    container.alerts_service.override(providers.Object(broken(AlertsService, "stop")()))
     start_services(container)
     logger_service, mlflow_service = container.logger_service(), container.mlflow_service()
 
     errors = stop_services(container)
 
-    assert [str(error) for error in errors] == ["alerts stop broke"]
-    assert not logger_service.running
-    assert not mlflow_service.running
+    assert [str(error) for error in errors] == ["AlertsService stop broke"]
+    assert service_states(logger_service, mlflow_service) == [False, False]
 
 
 def test_a_failed_start_stops_the_services_already_started(container: Container) -> None:
-    # given an MLflow service that cannot start
-    container.mlflow_service.set_args(
-        providers.Factory(BrokenStartMlflow), container.logger_service
+    # given an MLflow service that cannot start, declared after the logger and the alerts
+    container.mlflow_service.override(
+        providers.Singleton(
+            service,
+            broken(MlflowService, "start"),
+            container.config.mlflow,
+            logger_service=container.logger_service,
+        )
     )
 
     # when the services start, then the error propagates and nothing is left running
-    with pytest.raises(ConnectionError, match="unreachable"):
+    with pytest.raises(RuntimeError, match="MlflowService start broke"):
         start_services(container)
-    assert not container.logger_service.initialized
-    assert not container.alerts_service.initialized
+    assert service_states(container.logger_service(), container.alerts_service()) == [False, False]
+
+
+def test_running_raises_the_stop_errors_of_a_block_that_succeeded(container: Container) -> None:
+    container.alerts_service.override(providers.Object(broken(AlertsService, "stop")()))
+
+    with pytest.raises(ExceptionGroup) as caught, running(container):
+        pass
+
+    assert [str(error) for error in caught.value.exceptions] == ["AlertsService stop broke"]
+
+
+# --- a fourth service ----------------------------------------------------------------------------
+
+
+class ClockContainer(Container):
+    """The application's container plus a fourth service: one line."""
+
+    clock_service = providers.Singleton(
+        service, ClockService, Container.config.clock, logger_service=Container.logger_service
+    )
+
+
+def test_a_fourth_service_is_one_line_and_the_container_drives_it(settings: AppSettings) -> None:
+    # given a container with one more line, and a section for it
+    container = ClockContainer()
+    container.config.from_dict({**settings.model_dump(), "clock": {"tick_seconds": 0.5}})
+    register_job(container, ClockJob)
+    ClockService.events.clear()
+
+    # when a job that declares the service runs in the container
+    with running(container):
+        job = container.jobs.clock()
+        outputs = job.run()
+
+    # then the service was built from its section, started after the logger, stopped before it
+    assert service_names(container)[-1] == "clock_service"
+    assert job.clock_service is container.clock_service()
+    assert job.clock_service.tick_seconds == 0.5
+    assert outputs["ticking"] is True
+    assert ClockService.events == [
+        "clock started, logger running: True",
+        "clock stopped, logger running: True",
+    ]
+
+
+# --- one way in --------------------------------------------------------------------------------
+
+
+DISAGREEING_ENVIRONMENT = {
+    "MLFLOW_TRACKING_URI": "http://127.0.0.1:5999",
+    "MODEL_NAME_JOBS__TRAINING__ALPHA": "oops",
+}
+
+
+def test_the_command_line_the_container_and_the_plugin_read_the_same_layers(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from model_name.cli import main
+
+    # given the environment a new user had, which the entry points used to read two ways
+    for name, value in DISAGREEING_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    message = "jobs.training.alpha (from environment variable MODEL_NAME_JOBS__TRAINING__ALPHA)"
+
+    # when each entry point builds the configuration, then each refuses the same value
+    assert main(["config", "show"]) == 2
+    assert message in capsys.readouterr().err
+    with pytest.raises(ConfigurationError) as from_container:
+        create_container()
+    assert message in str(from_container.value)
+    with pytest.raises(ConfigurationError) as from_plugin:
+        load_configuration(overrides=["alerts.enable=false"])  # what the plugin calls
+    assert message in str(from_plugin.value)
+
+    # and without the bad value they all take the tracking URI from MLflow's variable
+    monkeypatch.delenv("MODEL_NAME_JOBS__TRAINING__ALPHA")
+    assert AppSettings().mlflow.tracking_uri == "http://127.0.0.1:5999"
+    assert create_container().config.mlflow.tracking_uri() == "http://127.0.0.1:5999"
+    assert main(["config", "show", "--sources"]) == 0
+    assert (
+        "tracking_uri: http://127.0.0.1:5999  # environment variable MLFLOW_TRACKING_URI"
+        in capsys.readouterr().out
+    )

@@ -28,10 +28,12 @@ from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from model_name.cli import main, run_in_container
-from model_name.containers import SERVICES, Container, create_container
+from model_name.configuration import load_configuration
+from model_name.containers import Container, create_container, service_names
+from model_name.containers import service as build_service
 from model_name.io.services import AlertsService, LoggerService, MlflowService, Service
 from model_name.jobs import JOBS
-from model_name.sources import load_configuration
+from tests.helpers.doubles import broken
 from tests.helpers.servers import MlflowServer, free_port, start_server, stop, without_coverage
 
 JOB_SECONDS = 120
@@ -68,20 +70,6 @@ def assert_everything_stopped(log: Path | None = None) -> None:
 # --- services that fail, in this process --------------------------------------------------------
 
 
-def broken(service_type: type[Service], method: str) -> type[Service]:
-    """Return a subclass of a service whose `start` raises, or whose `stop` stops then raises."""
-
-    def start(self: Service) -> None:
-        raise RuntimeError(f"{service_type.__name__} start broke")
-
-    def stop(self: Service) -> None:
-        service_type.stop(self)
-        raise RuntimeError(f"{service_type.__name__} stop broke")
-
-    hook = start if method == "start" else stop
-    return type(f"Broken{service_type.__name__}", (service_type,), {method: hook})
-
-
 SERVICE_TYPES: dict[str, tuple[type[Service], str]] = {
     "logger_service": (LoggerService, "logger"),
     "alerts_service": (AlertsService, "alerts"),
@@ -90,14 +78,12 @@ SERVICE_TYPES: dict[str, tuple[type[Service], str]] = {
 
 
 def swap_in(container: Container, name: str, service_type: type[Service]) -> None:
-    """Make the container's own resource build `service_type` (so its shutdown still runs)."""
+    """Make the container build `service_type` from the same section (it still starts and stops it)."""
     section = getattr(container.config, SERVICE_TYPES[name][1])
-    service = providers.Factory(service_type.model_validate, section)
-    resource = getattr(container, name)
-    if name == "logger_service":
-        resource.set_args(service)
-    else:
-        resource.set_args(service, container.logger_service)
+    uses = {} if name == "logger_service" else {"logger_service": container.logger_service}
+    getattr(container, name).override(
+        providers.Singleton(build_service, service_type, section, **uses)
+    )
 
 
 @pytest.fixture
@@ -149,7 +135,7 @@ def test_a_service_that_fails_to_start_or_stop(
     # then it exits 1 with one line naming the service's error, and every service is stopped
     assert code == 1
     assert_one_line_error(capsys.readouterr().err, message)
-    assert not any(getattr(container, name).initialized for name in SERVICES)
+    assert not any(getattr(container, name)().running for name in service_names(container))
     assert_everything_stopped(job_log)
     # and the log on disk tells what happened, with the traceback, while the logger ran
     if in_log is None:

@@ -7,12 +7,12 @@ from pathlib import Path
 import pydantic as pdt
 import pytest
 
+from model_name.configuration import load_configuration
 from model_name.errors import ConfigurationError
 from model_name.sources import (
     environment_layer,
     file_layer,
     interpolate,
-    load_configuration,
     parse_override,
     parse_value,
 )

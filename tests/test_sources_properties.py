@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from model_name.cli import main
+from model_name.configuration import load_configuration
 from model_name.errors import ConfigurationError
-from model_name.sources import load_configuration, parse_override, parse_value
+from model_name.sources import parse_override, parse_value
 
 keys = st.text(string.ascii_lowercase + "_", min_size=1, max_size=12)
 plain_texts = st.text(

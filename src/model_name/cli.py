@@ -3,6 +3,7 @@
     model_name run JOB [--config FILE]... [--set KEY=VALUE]... [--dry-run]
     model_name jobs
     model_name config show [JOB] [--config FILE]... [--set KEY=VALUE]... [--sources]
+    model_name config schema
 
 Exit codes: 0 success; 1 the job failed; 2 bad command line or configuration; 130 interrupted
 (SIGINT); 143 terminated (SIGTERM).
@@ -23,17 +24,23 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from model_name.errors import UsageError
+from model_name.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    ModelNameError,
+    UsageError,
+    exit_code,
+)
 
 if TYPE_CHECKING:
-    from model_name.containers import Container
-    from model_name.sources import Configuration
+    from dependency_injector.containers import Container
 
-EXIT_OK = 0
-EXIT_JOB_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-EXIT_TERMINATED = 143
+    from model_name.configuration import Configuration
+
+EXIT_JOB_FAILED = EXIT_FAILED
 
 PROG = "model_name"
 
@@ -56,9 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     command: Callable[[argparse.Namespace], int] = args.command
     try:
         return command(args)
-    except UsageError as error:
+    except ModelNameError as error:
         _error(str(error))
-        return EXIT_USAGE
+        return exit_code(error)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("job", metavar="JOB", nargs="?", help="show only this job's section")
     show.add_argument("--sources", action="store_true", help="say where each value came from")
     show.set_defaults(command=config_show_command)
+    schema = config_commands.add_parser(
+        "schema",
+        help="print the configuration's JSON Schema",
+        description="Print the JSON Schema of the whole configuration (services and every job), "
+        "for editors: `# yaml-language-server: $schema=containers.schema.json` in containers.yaml.",
+    )
+    schema.set_defaults(command=config_schema_command)
     return parser
 
 
@@ -140,6 +154,16 @@ def config_show_command(args: argparse.Namespace) -> int:
         data["jobs"] = {args.job: data["jobs"][args.job]}
     for line in _render(data, configuration if args.sources else None):
         print(line)
+    return EXIT_OK
+
+
+def config_schema_command(args: argparse.Namespace) -> int:
+    """Print the JSON Schema of the whole configuration."""
+    import json
+
+    from model_name.configuration import settings_schema
+
+    print(json.dumps(settings_schema(), indent=2, ensure_ascii=False))
     return EXIT_OK
 
 
@@ -168,10 +192,10 @@ def run_in_container(container: Container, job_name: str) -> int:
         job_name: the job to run, one of `container.jobs`.
     """
     from model_name import containers
-    from model_name.io.services import Terminated
+    from model_name.errors import Terminated
 
     code = EXIT_OK
-    errors: list[BaseException] = []
+    errors: list[Exception] = []
     starting = True
     with _signals_raise(Terminated) as deferred:
         try:
@@ -190,8 +214,11 @@ def run_in_container(container: Container, job_name: str) -> int:
         except KeyboardInterrupt:
             code = EXIT_INTERRUPTED
             _error(f"job {job_name} interrupted (SIGINT)")
+        except UsageError as failure:  # a service's check refused its configuration
+            code = exit_code(failure)
+            _error(str(failure))
         except Exception as failure:
-            code = EXIT_JOB_FAILED
+            code = exit_code(failure)
             stage = "a service could not start: " if starting else ""
             _error(f"job {job_name} failed: {stage}{_one_line(failure)}")
     for error in errors:
@@ -204,20 +231,9 @@ def run_in_container(container: Container, job_name: str) -> int:
 
 
 def _load_configuration(args: argparse.Namespace) -> Configuration:
-    from model_name.errors import ConfigurationError
-    from model_name.jobs import JOBS
-    from model_name.jobs.base import RESERVED_FIELDS
-    from model_name.sources import load_configuration
+    from model_name.configuration import load_configuration
 
-    try:
-        return load_configuration(
-            config_files=args.config,
-            overrides=args.overrides,
-            jobs=JOBS,
-            reserved_job_fields=RESERVED_FIELDS,
-        )
-    except ConfigurationError as error:
-        raise UsageError(str(error)) from None
+    return load_configuration(config_files=args.config, overrides=args.overrides)
 
 
 def _check_job(kind: str) -> Any:
@@ -306,8 +322,12 @@ def _version() -> str:
 
 
 def _one_line(error: BaseException) -> str:
-    """Say what an exception is in one line: its type and its message, line breaks collapsed."""
-    return f"{type(error).__name__}: {' '.join(str(error).split())}"
+    """Say what an exception is in one line: its type and its message, line breaks collapsed.
+
+    An error of model_name's own is its message alone: it was written for the user.
+    """
+    message = " ".join(str(error).split())
+    return message if isinstance(error, ModelNameError) else f"{type(error).__name__}: {message}"
 
 
 def _error(message: str) -> None:

@@ -1,111 +1,110 @@
-"""The declarative container: configuration, the three services as resources, and the jobs.
+"""The application's wiring diagram: configuration, services and what each one uses, jobs.
 
-Each service is a `providers.Resource` whose init hook starts it and whose shutdown hook stops it.
-The logger resource is passed straight into the alerts and MLflow resources, so it starts first
-and stops last. Jobs are `providers.Factory` entries under `Container.jobs`, one per job name,
-built with the running services and their section of the configuration.
+Each service is a `providers.Singleton` built from its configuration section and the services it
+uses, passed as arguments: reading the class tells what depends on what. The container owns the
+services' lifecycle: `start_services` starts every service in declaration order (a service is
+always declared after those it uses), undoing what it started when one fails; `stop_services`
+stops them in reverse order, attempting every one. Jobs are `providers.Factory` entries under
+`Container.jobs`, one per registered job, built with their section and the services they declare.
+
+Swapping a service is one line, and the container still starts and stops the replacement:
+
+    container.alerts_service.override(providers.Object(RecordingAlertsService()))
 
 Example:
-    >>> container = create_container(AppSettings(alerts={"enable": False}))
-    >>> container.alerts_service.override(providers.Object(RecordingAlertsService()))
-    ... # doctest: +SKIP
-    >>> start_services(container)  # doctest: +SKIP
-    >>> job = container.jobs.training()  # doctest: +SKIP
+    >>> container = create_container()  # doctest: +SKIP
+    >>> with running(container):  # doctest: +SKIP
+    ...     job = container.jobs.training()
+    ...     with job:
+    ...         job.run()
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from dependency_injector import containers, providers
 
-from model_name.io.services import AlertsService, LoggerService, MlflowService, Service
+from model_name.configuration import load_configuration, validate_settings
+from model_name.io.services import (
+    AlertsService,
+    LoggerService,
+    MlflowService,
+    Service,
+    start_all,
+    stop_all,
+)
 from model_name.jobs import JOBS, Job
 from model_name.settings import AppSettings
 
 ServiceT = TypeVar("ServiceT", bound=Service)
-JobT = TypeVar("JobT", bound=Job)
-
-SERVICES = ("logger_service", "alerts_service", "mlflow_service")
-"""The container's service resources, in start order; they stop in reverse order."""
 
 
-def serve(service: ServiceT, *started_first: Service) -> Iterator[ServiceT]:
-    """Start a service for the life of its resource and stop it at shutdown.
-
-    Args:
-        service: the service to start, then yield.
-        *started_first: services that must be running before this one (passing the logger's
-            resource here is what orders the resources).
-    """
-    del started_first  # only there to make the container start them first
-    service.start()
-    try:
-        yield service
-    finally:
-        service.stop()
+def service(service_type: type[ServiceT], section: Mapping[str, Any], **uses: Any) -> ServiceT:
+    """Build a service from its configuration section and the services it uses."""
+    return service_type.model_validate({**section, **uses})
 
 
-def build_job(job_type: type[JobT], params: Mapping[str, Any] | None, **services: Any) -> JobT:
-    """Build a job from its configuration section and the services it runs with."""
-    return job_type.model_validate({**(params or {}), **services})
-
-
-def job_factory(
-    job_type: type[Job], config: providers.Configuration, **services: Any
-) -> providers.Factory[Job]:
-    """Return the factory of one job: its configuration section plus the container's services."""
-    return providers.Factory(
-        build_job, job_type, getattr(config.jobs, job_type.KIND), configuration=config, **services
-    )
+def build_job(
+    job_type: type[Job], params: Mapping[str, Any] | None, configuration: Any, container: Any
+) -> Job:
+    """Build a job from its section, the whole configuration, and the services it declares."""
+    services = {name: getattr(container, name)() for name in job_type.service_fields()}
+    return job_type.model_validate({**(params or {}), **services, "configuration": configuration})
 
 
 def job_factories(
-    job_types: Iterable[type[Job]], config: providers.Configuration, **services: Any
+    job_types: Iterable[type[Job]], config: providers.Configuration, container: Any
 ) -> dict[str, providers.Factory[Job]]:
     """Return a factory per job type, by `KIND` (a function: class bodies hide their names)."""
-    return {job_type.KIND: job_factory(job_type, config, **services) for job_type in job_types}
+    return {
+        job_type.KIND: providers.Factory(
+            build_job, job_type, getattr(config.jobs, job_type.KIND), config, container
+        )
+        for job_type in job_types
+    }
 
 
 class Container(containers.DeclarativeContainer):
-    """The application's services and jobs.
+    """The application's services, what each one uses, and the jobs.
 
     Attributes:
         config: the validated configuration (`AppSettings` as a mapping).
-        logger_service: the logging resource, started first.
-        alerts_service: the alerts resource, started after the logger.
-        mlflow_service: the MLflow resource, started after the logger.
+        logger_service: logging; every other service writes through it.
+        alerts_service: desktop notifications, falling back to the log.
+        mlflow_service: MLflow tracking; its runs' logs use the logger's level and format.
         jobs: one factory per registered job: `container.jobs.training()`.
     """
 
+    __self__ = providers.Self()
     config = providers.Configuration()
 
-    logger_service = providers.Resource(
-        serve, providers.Factory(LoggerService.model_validate, config.logger)
+    logger_service = providers.Singleton(service, LoggerService, config.logger)
+    alerts_service = providers.Singleton(
+        service, AlertsService, config.alerts, logger_service=logger_service
     )
-    alerts_service = providers.Resource(
-        serve, providers.Factory(AlertsService.model_validate, config.alerts), logger_service
-    )
-    mlflow_service = providers.Resource(
-        serve, providers.Factory(MlflowService.model_validate, config.mlflow), logger_service
+    mlflow_service = providers.Singleton(
+        service, MlflowService, config.mlflow, logger_service=logger_service
     )
 
-    jobs = providers.Aggregate(
-        job_factories(
-            JOBS.values(),
-            config,
-            logger_service=logger_service,
-            alerts_service=alerts_service,
-            mlflow_service=mlflow_service,
-        )
-    )
+    jobs = providers.Aggregate(job_factories(JOBS.values(), config, __self__))
 
 
 def create_container(settings: AppSettings | None = None) -> Container:
-    """Return a container configured with the given settings (defaults when None)."""
+    """Return a container configured with settings, or with the configuration's layers when None.
+
+    With no settings it reads what the command line reads (`./containers.yaml`, the environment)
+    through `model_name.configuration.load_configuration`; settings built in Python have their
+    job sections validated the same way.
+
+    Raises:
+        ConfigurationError: a value the configuration refuses, named with where it came from.
+    """
+    settings = load_configuration().settings if settings is None else validate_settings(settings)
     container = Container()
-    container.config.from_dict((settings or AppSettings()).model_dump())
+    container.config.from_dict(settings.model_dump())
     return container
 
 
@@ -116,71 +115,77 @@ def register_job(container: Container, job_type: type[Job]) -> None:
         >>> register_job(container, EchoJob)  # doctest: +SKIP
         >>> container.jobs.echo()  # doctest: +SKIP
     """
-    factory = job_factory(
-        job_type,
-        container.config,
-        logger_service=container.logger_service,
-        alerts_service=container.alerts_service,
-        mlflow_service=container.mlflow_service,
+    factories = job_factories([job_type], container.config, container)
+    container.jobs.set_providers({**container.jobs.providers, **factories})
+
+
+def service_names(container: containers.Container) -> tuple[str, ...]:
+    """Return the container's services in start order: its `Singleton`s that provide a `Service`.
+
+    Declaration order is a dependency order: a class body can only pass a service to another
+    once it is declared. An overridden service counts as the service it replaces.
+    """
+    return tuple(
+        name
+        for name, provider in container.providers.items()
+        if isinstance(provider, providers.Singleton) and isinstance(provider(), Service)
     )
-    container.jobs.set_providers({**container.jobs.providers, job_type.KIND: factory})
 
 
-def start_services(container: Container) -> None:
-    """Start the services in order; if one fails to start, stop those already started.
-
-    `init_resources()` starts independent resources in no set order and leaves the others
-    running when one fails, hence this explicit order and rollback.
+def start_services(container: containers.Container) -> None:
+    """Check every service, then start them in order; if one fails, stop those already started.
 
     Raises:
-        Exception: the error of the service that failed to start.
+        Exception: the error of the service that failed its check or its start.
     """
-    for started, name in enumerate(SERVICES):
-        try:
-            getattr(container, name).init()
-        except BaseException as failure:
-            _log_error(container, f"{name} could not start", failure)
-            for error in stop_services(container, SERVICES[:started]):
-                failure.add_note(f"Stopping a service after that also failed: {error!r}")
-            raise
-        _log_debug(container, f"{name} started")
+    names = service_names(container)
+    services = [getattr(container, name)() for name in names]
+    for each in services:
+        each.check()
+
+    def report(each: Service, error: BaseException) -> None:
+        _log(container, "error", f"{names[services.index(each)]} could not start", error)
+
+    for each in start_all(services, report):
+        _log(container, "debug", f"{names[services.index(each)]} started")
 
 
-def stop_services(container: Container, names: tuple[str, ...] = SERVICES) -> list[BaseException]:
-    """Stop the named services in reverse order, attempting every one even when a stop raises.
-
-    `shutdown_resources()` stops at the first error and leaves the rest running; this does not.
+def stop_services(container: containers.Container) -> list[Exception]:
+    """Stop the container's services in reverse order, attempting every one even when one raises.
 
     Returns:
         The errors raised by the stops, in the order they happened (empty when all went well).
     """
-    errors: list[BaseException] = []
-    for name in reversed(names):
-        try:
-            getattr(container, name).shutdown()
-        except Exception as error:
-            _log_error(container, f"{name} could not stop", error)
-            errors.append(error)
-    return errors
+    names = service_names(container)
+    services = [getattr(container, name)() for name in names]
+
+    def report(each: Service, error: BaseException) -> None:
+        _log(container, "error", f"{names[services.index(each)]} could not stop", error)
+
+    return stop_all(services, report)
 
 
-def _running_logger(container: Container) -> LoggerService | None:
-    """Return the container's logger service if it is running, without starting it."""
-    if not container.logger_service.initialized:
-        return None
-    service = container.logger_service()
-    return service if isinstance(service, LoggerService) and service.running else None
+@contextlib.contextmanager
+def running(container: containers.Container) -> Iterator[containers.Container]:
+    """Run the block with the container's services started, and stop them all after.
 
-
-def _log_debug(container: Container, message: str) -> None:
-    if logger_service := _running_logger(container):
-        logger_service.logger().debug(message)
-
-
-def _log_error(container: Container, message: str, error: BaseException) -> None:
-    """Write a service's failure, with its traceback, to the job's log while the log still runs.
-
-    The command line prints one line on stderr; the log file keeps the whole story.
+    Raises:
+        ExceptionGroup: the stops that failed, when the block itself succeeded.
     """
-    if logger_service := _running_logger(container):
-        logger_service.logger().opt(exception=error).error("{}: {!r}", message, error)
+    start_services(container)
+    try:
+        yield container
+    finally:
+        errors = stop_services(container)
+    if errors:
+        raise ExceptionGroup("stopping the services failed", errors)
+
+
+def _log(
+    container: containers.Container, level: str, message: str, error: BaseException | None = None
+) -> None:
+    """Write to the job's log while the logger service runs: the console only gets one line."""
+    logger_service = container.logger_service()
+    if isinstance(logger_service, LoggerService) and logger_service.running:
+        logger = logger_service.logger().opt(exception=error)
+        logger.log(level.upper(), "{}: {!r}" if error else "{}", message, error)

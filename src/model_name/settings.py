@@ -2,8 +2,8 @@
 
 The services in `model_name.io.services` inherit these models, so a field is declared in one place
 and validated the same way whether it comes from `containers.yaml`, the environment, a `--set`
-flag or Python code. `AppSettings` is the whole application's configuration;
-`model_name.sources` builds it from its layers and says where each value came from.
+flag or Python code. `AppSettings` is the whole application's configuration, read from the layers
+of `model_name.sources`.
 
 Example:
     >>> LoggerSettings(level="debug").level
@@ -16,7 +16,7 @@ import re
 from typing import Any, Literal
 
 import pydantic as pdt
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"]
 
@@ -152,20 +152,35 @@ class MlflowSettings(Settings):
 class AppSettings(BaseSettings):
     """The whole configuration: one section per service, and one per job under `jobs`.
 
-    Used alone, it reads `MODEL_NAME_<SECTION>__<KEY>` variables like any pydantic-settings model;
-    the command line builds it with `model_name.sources.load_settings`, which adds the file and
-    `--set` layers and remembers where every value came from.
+    Its sources are the configuration's layers (`model_name.sources`), highest first: `--set`
+    flags, `MODEL_NAME_<SECTION>__<KEY>` variables, the configuration files, MLflow's own
+    variables, then these defaults. Keyword arguments given in Python come above them all.
+    `AppSettings()` alone reads `./containers.yaml` and the environment, as the command line does;
+    `model_name.configuration.load_configuration` also validates each job's section with the
+    job's model and says where every value came from.
 
     Example:
         >>> AppSettings(mlflow={"experiment_name": "demo"}).mlflow.experiment_name
         'demo'
     """
 
-    model_config = SettingsConfigDict(
-        env_prefix="MODEL_NAME_", env_nested_delimiter="__", extra="forbid", validate_default=True
-    )
+    model_config = SettingsConfigDict(extra="forbid", validate_default=True)
 
     logger: LoggerSettings = pdt.Field(default_factory=LoggerSettings)
     alerts: AlertsSettings = pdt.Field(default_factory=AlertsSettings)
     mlflow: MlflowSettings = pdt.Field(default_factory=MlflowSettings)
     jobs: dict[str, dict[str, Any]] = pdt.Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read the configuration's layers instead of pydantic-settings' own variables."""
+        from model_name.sources import layer_sources  # sources imports this module
+
+        return (init_settings, *layer_sources(settings_cls))

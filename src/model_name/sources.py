@@ -9,6 +9,12 @@ The layers, highest first:
 4. MLflow's own `MLFLOW_TRACKING_URI`, `MLFLOW_REGISTRY_URI` and `MLFLOW_EXPERIMENT_NAME`;
 5. the defaults in code (`model_name.settings`, and each job's fields).
 
+Each layer is a pydantic-settings source (`PydanticBaseSettingsSource`), and
+`AppSettings.settings_customise_sources` orders them: `AppSettings()` in a notebook, the command
+line, `create_container()` and the test plugin all read the same layers the same way.
+`load_configuration` is the one entry point that also validates every job's section with the
+job's own model and remembers where every value came from.
+
 Every value is validated before anything starts. An error names the key path, where its value came
 from (file and line, variable or flag) and, for an unknown key, the nearest valid one.
 
@@ -20,19 +26,24 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
-import difflib
+import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pydantic as pdt
 import yaml
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from model_name.errors import ConfigurationError
-from model_name.settings import AppSettings, is_secret_key
+from model_name.settings import is_secret_key
+
+if TYPE_CHECKING:
+    pass
 
 ENV_PREFIX = "MODEL_NAME_"
 DEFAULT_CONFIG_FILE = Path("containers.yaml")
@@ -46,21 +57,6 @@ _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([^}]*))?\}")
 KeyPath = tuple[str, ...]
 
 
-class _LayeredSettings(AppSettings):
-    """`AppSettings` validated from the merged layers only: the environment was read already."""
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
-
-
 @dataclasses.dataclass(frozen=True)
 class Layer:
     """One source of configuration: nested values and the origin of each leaf.
@@ -72,24 +68,6 @@ class Layer:
 
     values: dict[str, Any]
     origins: dict[KeyPath, str]
-
-
-@dataclasses.dataclass(frozen=True)
-class Configuration:
-    """The validated configuration and where each of its values came from.
-
-    Attributes:
-        settings: the validated settings; `settings.jobs[kind]` holds every field of every job.
-        origins: for each dotted key path, its source (`containers.yaml:12`, an environment
-            variable, `--set key`, or `default`).
-    """
-
-    settings: AppSettings
-    origins: dict[str, str]
-
-    def origin(self, path: str) -> str:
-        """Return where the value at a dotted key path came from, `default` when from code."""
-        return _origin(self.origins, tuple(path.split(".")))
 
 
 def parse_value(text: str, path: KeyPath = ()) -> Any:
@@ -270,125 +248,132 @@ def merge(layers: Sequence[Layer]) -> Layer:
     return Layer(values, origins)
 
 
-def load_configuration(
-    config_files: Sequence[Path] | None = None,
-    overrides: Sequence[str] = (),
-    environ: Mapping[str, str] | None = None,
-    jobs: Mapping[str, type[pdt.BaseModel]] | None = None,
-    reserved_job_fields: Iterable[str] = (),
-) -> Configuration:
-    """Build and validate the whole configuration from its layers.
+class LayerSource(PydanticBaseSettingsSource):
+    """A configuration layer as a pydantic-settings source, which remembers where values came from.
 
-    Args:
-        config_files: the files to read, later ones winning; `None` reads `containers.yaml` in
-            the current folder when there is one.
-        overrides: the `--set key.path=value` flags.
-        environ: the environment; `None` means `os.environ`.
-        jobs: the registered jobs by name; each `jobs.<name>` section is validated by its model.
-        reserved_job_fields: job fields the container sets, refused in a job's section.
-
-    Raises:
-        ConfigurationError: any problem, as one line per error naming the key and its origin.
+    Subclasses read their layer in `read()`; `layer` holds it once pydantic-settings has asked.
     """
-    import os
 
-    environ = dict(os.environ if environ is None else environ)
-    jobs = dict(jobs or {})
-    if config_files is None:
-        config_files = [DEFAULT_CONFIG_FILE] if DEFAULT_CONFIG_FILE.is_file() else []
-    layers = [mlflow_layer(environ)]
-    layers += [file_layer(Path(path), environ) for path in config_files]
-    layers += [environment_layer(environ), override_layer(overrides)]
-    merged = merge(layers)
-    origins = {".".join(path): origin for path, origin in merged.origins.items()}
-    values = dict(merged.values)
-    job_sections = values.pop("jobs", None) or {}
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        self.layer = Layer({}, {})
+
+    def read(self) -> Layer:
+        """Read the layer: its nested values and the origin of each leaf."""
+        raise NotImplementedError
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: `__call__` returns the whole layer at once (pydantic-settings' abstract API)."""
+        return self.layer.values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        """Read the layer and return its values (pydantic-settings merges them by key)."""
+        self.layer = self.read()
+        return dict(self.layer.values)
+
+
+class YamlFileSource(LayerSource):
+    """A YAML configuration file, `${VAR}` and `${VAR:default}` read from the environment."""
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], path: Path, environ: Mapping[str, str]
+    ) -> None:
+        super().__init__(settings_cls)
+        self.path, self.environ = path, environ
+
+    def read(self) -> Layer:
+        """Read the file, keeping the line of every value."""
+        return file_layer(self.path, self.environ)
+
+
+class EnvironmentSource(LayerSource):
+    """`MODEL_NAME_<SECTION>__<KEY>` environment variables (case-insensitive)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self.environ = environ
+
+    def read(self) -> Layer:
+        """Read the `MODEL_NAME_` variables."""
+        return environment_layer(self.environ)
+
+
+class MlflowVariablesSource(EnvironmentSource):
+    """MLflow's own `MLFLOW_TRACKING_URI`, ...: the defaults under the configuration files."""
+
+    def read(self) -> Layer:
+        """Read MLflow's variables."""
+        return mlflow_layer(self.environ)
+
+
+class OverridesSource(LayerSource):
+    """`--set key.path=value` flags, the later of two for one key winning."""
+
+    def __init__(self, settings_cls: type[BaseSettings], overrides: Sequence[str]) -> None:
+        super().__init__(settings_cls)
+        self.overrides = overrides
+
+    def read(self) -> Layer:
+        """Read the flags."""
+        return override_layer(self.overrides)
+
+
+@dataclasses.dataclass
+class Inputs:
+    """What the layers are read from: files, flags and environment.
+
+    Attributes:
+        config_files: the files, later ones winning; None reads `./containers.yaml` if present.
+        overrides: the `--set key.path=value` flags.
+        environ: the environment; None means `os.environ`.
+        sources: the sources built from these inputs, highest first, once the settings read them.
+    """
+
+    config_files: Sequence[Path] | None = None
+    overrides: Sequence[str] = ()
+    environ: Mapping[str, str] | None = None
+    sources: list[LayerSource] = dataclasses.field(default_factory=list)
+
+    def origins(self) -> dict[str, str]:
+        """Return the origin of every key the sources set, by dotted key path."""
+        merged = merge([source.layer for source in reversed(self.sources)])
+        return {".".join(path): origin for path, origin in merged.origins.items()}
+
+
+_INPUTS: contextvars.ContextVar[Inputs | None] = contextvars.ContextVar(
+    "model_name_configuration_inputs", default=None
+)
+
+
+@contextlib.contextmanager
+def reading(inputs: Inputs) -> Iterator[Inputs]:
+    """Make the settings built in the block read their layers from `inputs`."""
+    token = _INPUTS.set(inputs)
     try:
-        settings: AppSettings = _LayeredSettings.model_validate(values)
-    except pdt.ValidationError as error:
-        raise ConfigurationError(_describe(error, (), origins, AppSettings)) from None
-    settings.jobs = _validate_jobs(job_sections, jobs, set(reserved_job_fields), origins)
-    return Configuration(settings, origins)
+        yield inputs
+    finally:
+        _INPUTS.reset(token)
 
 
-def _validate_jobs(
-    sections: Any,
-    jobs: Mapping[str, type[pdt.BaseModel]],
-    reserved: set[str],
-    origins: Mapping[str, str],
-) -> dict[str, dict[str, Any]]:
-    if not isinstance(sections, dict):
-        where = origins.get("jobs", "default")
-        raise ConfigurationError(f"jobs (from {where}): should map job names to their settings")
-    for kind in sections:
-        if kind not in jobs:
-            raise ConfigurationError(_unknown(("jobs", kind), origins, sorted(jobs)))
-    validated: dict[str, dict[str, Any]] = {}
-    for kind, model in jobs.items():
-        section = sections.get(kind) or {}
-        if not isinstance(section, dict):
-            where = origins.get(f"jobs.{kind}", "default")
-            raise ConfigurationError(f"jobs.{kind} (from {where}): should map fields to values")
-        params = [name for name in model.model_fields if name not in reserved]
-        for key in section:
-            if key not in params:
-                raise ConfigurationError(_unknown(("jobs", kind, key), origins, params))
-        try:
-            job = model.model_validate(section)
-        except pdt.ValidationError as error:
-            raise ConfigurationError(_describe(error, ("jobs", kind), origins, model)) from None
-        validated[kind] = job.model_dump(include=set(params))
-    return validated
+def layer_sources(settings_cls: type[BaseSettings]) -> tuple[LayerSource, ...]:
+    """Return the configuration's sources, highest first: flags, variables, files, MLflow's.
 
-
-def _describe(
-    error: pdt.ValidationError,
-    prefix: KeyPath,
-    origins: Mapping[str, str],
-    model: type[pdt.BaseModel],
-) -> str:
-    lines = []
-    for detail in error.errors(include_url=False, include_input=False):
-        path = (*prefix, *(str(part) for part in detail["loc"]))
-        if detail["type"] == "extra_forbidden":
-            siblings = _fields_at(model, path[len(prefix) : -1])
-            lines.append(_unknown(path, origins, siblings))
-            continue
-        key = ".".join(path)
-        where = _origin(origins, path)
-        lines.append(f"{key} (from {where}): {detail['msg']}")
-    return "\n".join(lines)
-
-
-def _unknown(path: KeyPath, origins: Mapping[str, str], valid: Sequence[str]) -> str:
-    key = ".".join(path)
-    message = f"unknown key {key} (from {_origin(origins, path)})"
-    nearest = difflib.get_close_matches(path[-1], valid, n=1, cutoff=0.5)
-    if nearest:
-        return f"{message}; did you mean {'.'.join((*path[:-1], nearest[0]))}?"
-    return f"{message}; valid keys here: {', '.join(valid)}" if valid else message
-
-
-def _fields_at(model: type[pdt.BaseModel], path: KeyPath) -> list[str]:
-    for part in path:
-        field = model.model_fields.get(part)
-        annotation = field.annotation if field else None
-        if not (isinstance(annotation, type) and issubclass(annotation, pdt.BaseModel)):
-            return []
-        model = annotation
-    return list(model.model_fields)
-
-
-def _origin(origins: Mapping[str, str], path: KeyPath) -> str:
-    """Return the origin of a key: its own, its nearest parent's, or its first child's."""
-    parts = list(path)
-    while parts:
-        found = origins.get(".".join(parts))
-        if found is not None:
-            return found
-        parts.pop()
-    below = ".".join(path) + "."
-    return next((origin for key, origin in origins.items() if key.startswith(below)), "default")
+    They read the inputs of the enclosing `reading(...)` block, or, outside one, `./containers.yaml`
+    (when present) and `os.environ`: what `AppSettings()` reads by itself.
+    """
+    inputs = _INPUTS.get() or Inputs()
+    environ = os.environ if inputs.environ is None else inputs.environ
+    files = inputs.config_files
+    if files is None:
+        files = [DEFAULT_CONFIG_FILE] if DEFAULT_CONFIG_FILE.is_file() else []
+    sources: tuple[LayerSource, ...] = (
+        OverridesSource(settings_cls, inputs.overrides),
+        EnvironmentSource(settings_cls, environ),
+        *(YamlFileSource(settings_cls, Path(path), environ) for path in reversed(files)),
+        MlflowVariablesSource(settings_cls, environ),
+    )
+    inputs.sources[:] = sources
+    return sources
 
 
 def _read_node(

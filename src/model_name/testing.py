@@ -1,24 +1,30 @@
 """A pytest plugin for testing jobs with real services: `pytest_plugins = ["model_name.testing"]`.
 
+Install it with the `testing` extra (`model_name[testing]`, which brings pytest).
+
 Fixtures:
-    mlflow_store_template: (session) one migrated SQLite tracking store, made once.
-    tracking_uri: a fresh copy of that store for one test, as a `sqlite:///` URI.
-    logger_service: a `LoggerService` writing to a file in the test's folder, at DEBUG.
-    alerts_service: an `AlertsService` with notifications off (alerts go to the log).
-    mlflow_service: an `MlflowService` on `tracking_uri`, experiment "tests".
+    container: the application's container, configured as the command line configures it (the
+        same layers: `./containers.yaml`, the environment), on this test's own SQLite store,
+        logging to a file at DEBUG, alerts recorded; its services started, and always stopped
+        after the test. Swap a service before it starts by overriding its fixture below.
+    model_name_overrides: the `--set` flags the container is built with (add yours).
+    tracking_uri: a fresh copy of one migrated SQLite tracking store, as a `sqlite:///` URI.
+    mlflow_store_template: (session) that migrated store, made once.
+    logger_service: a `LoggerService` writing to `<tmp_path>/logs/app.log` at DEBUG.
+    alerts_service: a `RecordingAlertsService`: alerts recorded, and logged.
+    mlflow_service: an `MlflowService` on `tracking_uri`, experiment "tests", artifacts in the
+        test's folder.
 
-The services are not started: the code under test starts them (a job does, on entering). They are
-stopped after the test in any case, so a failing test leaks nothing into the next one.
-
-`RecordingAlertsService` is an alerts service that remembers what it was asked to send.
+The three service fixtures are not started: used alone, the code under test starts them (a job
+does, on entering). `container` starts its own services, swapping in `alerts_service`; a test or
+a `conftest.py` that overrides `alerts_service` swaps what the container uses.
 
 Example:
-    >>> def test_my_job(logger_service, mlflow_service):  # doctest: +SKIP
-    ...     job = MyJob(logger_service=logger_service, mlflow_service=mlflow_service,
-    ...                 alerts_service=RecordingAlertsService())
+    >>> def test_my_job(container, alerts_service):  # doctest: +SKIP
+    ...     job = container.jobs.my_job()
     ...     with job:
     ...         job.run()
-    ...     assert job.alerts_service.sent == [("my_job succeeded", "Job my_job completed.")]
+    ...     assert alerts_service.sent == [("my_job succeeded", "Job my_job completed.")]
 """
 
 from __future__ import annotations
@@ -26,11 +32,24 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pydantic as pdt
-import pytest
+
+try:
+    import pytest
+except ImportError as missing:  # pragma: no cover - pytest is installed wherever tests run
+    raise ImportError(
+        "model_name.testing is a pytest plugin: install model_name[testing] (it brings pytest)"
+    ) from missing
 
 from model_name.io.services import AlertsService, LoggerService, MlflowService
+
+if TYPE_CHECKING:
+    from model_name.containers import Container
+
+TEST_EXPERIMENT = "tests"
+"""The experiment the fixtures track into."""
 
 
 class RecordingAlertsService(AlertsService):
@@ -88,25 +107,77 @@ def logger_service(tmp_path: Path) -> Iterator[LoggerService]:
 
 
 @pytest.fixture
-def alerts_service() -> Iterator[AlertsService]:
-    """Return an alerts service with notifications off: alerts go to the log (not started)."""
-    service = AlertsService(enable=False)
+def alerts_service() -> Iterator[RecordingAlertsService]:
+    """Return an alerts service that records every alert, notifications off (not started)."""
+    service = RecordingAlertsService()
     yield service
     service.stop()
 
 
 @pytest.fixture
-def mlflow_service(tracking_uri: str, tmp_path: Path) -> Iterator[MlflowService]:
-    """Return an MLflow service on `tracking_uri`, experiment "tests" (not started).
+def tests_experiment(tracking_uri: str, tmp_path: Path) -> str:
+    """Create the "tests" experiment with its artifacts in `<tmp_path>/artifacts`; return its name.
 
-    The experiment exists already, with its artifacts in `<tmp_path>/artifacts`: an experiment
-    MLflow creates itself on a SQLite store keeps them under `./mlruns` in the current folder.
+    An experiment MLflow creates itself on a SQLite store keeps its artifacts under `./mlruns`
+    in the current folder, wherever the tests run from.
     """
     from mlflow import MlflowClient
 
-    experiment = "tests"
     artifacts = (tmp_path / "artifacts").resolve().as_uri()
-    MlflowClient(tracking_uri=tracking_uri).create_experiment(experiment, artifacts)
-    service = MlflowService(tracking_uri=tracking_uri, experiment_name=experiment)
+    MlflowClient(tracking_uri=tracking_uri).create_experiment(TEST_EXPERIMENT, artifacts)
+    return TEST_EXPERIMENT
+
+
+@pytest.fixture
+def mlflow_service(
+    tracking_uri: str, tests_experiment: str, logger_service: LoggerService
+) -> Iterator[MlflowService]:
+    """Return an MLflow service on `tracking_uri`, experiment "tests" (not started)."""
+    service = MlflowService(
+        tracking_uri=tracking_uri,
+        experiment_name=tests_experiment,
+        logger_service=logger_service,
+    )
     yield service
     service.stop()
+
+
+@pytest.fixture
+def model_name_overrides(tracking_uri: str, tests_experiment: str, tmp_path: Path) -> list[str]:
+    """Return the `--set` flags `container` is built with: the test's store, a DEBUG log file.
+
+    Override this fixture, or extend its list, to configure the container of your tests.
+    """
+    return [
+        f"mlflow.tracking_uri={tracking_uri}",
+        f"mlflow.experiment_name={tests_experiment}",
+        f"logger.sink={tmp_path / 'logs' / 'app.log'}",
+        "logger.level=DEBUG",
+        "alerts.enable=false",
+    ]
+
+
+@pytest.fixture
+def container(
+    model_name_overrides: list[str], alerts_service: AlertsService
+) -> Iterator[Container]:
+    """Return the application's container with its services started; stop them after the test.
+
+    It is configured through the same layers as the command line, `model_name_overrides` on
+    top, and its alerts service is the `alerts_service` fixture (a `RecordingAlertsService`).
+    """
+    from dependency_injector import providers
+
+    from model_name.configuration import load_configuration
+    from model_name.containers import create_container, start_services, stop_services
+
+    configuration = load_configuration(overrides=model_name_overrides)
+    built = create_container(configuration.settings)
+    built.alerts_service.override(providers.Object(alerts_service))
+    try:
+        start_services(built)
+        yield built
+    finally:
+        errors = stop_services(built)
+    if errors:
+        raise ExceptionGroup("stopping the container's services failed", errors)

@@ -8,39 +8,12 @@ from typing import Any
 import pytest
 
 from model_name.io.services import AlertsService, LoggerService, MlflowService, Terminated
-from model_name.jobs.base import Job, Locals
+from model_name.jobs.base import Job
 from model_name.testing import RecordingAlertsService
+from tests.helpers.doubles import EchoJob, broken
 
-
-class EchoJob(Job):
-    """Log a message and return it."""
-
-    KIND = "echo"
-    message: str = "hello"
-    fail_with: str | None = None
-
-    def run(self) -> Locals:
-        self.logger_service.logger().info("echo: {}", self.message)
-        if self.fail_with == "error":
-            raise ValueError("bad input")
-        if self.fail_with == "interrupt":
-            raise KeyboardInterrupt
-        return locals()
-
-
-class FailingStopAlerts(RecordingAlertsService):
-    """An alerts service whose stop raises: the others must still be stopped."""
-
-    def stop(self) -> None:
-        super().stop()
-        raise RuntimeError("alerts stop broke")
-
-
-class FailingStartMlflow(MlflowService):
-    """An MLflow service whose start raises before it is running."""
-
-    def start(self) -> None:
-        raise ConnectionError("tracking server unreachable")
+FailingStopAlerts = broken(RecordingAlertsService, "stop")
+FailingStartMlflow = broken(MlflowService, "start")
 
 
 def make_job(
@@ -167,11 +140,14 @@ def test_every_stop_is_attempted_and_the_first_error_raised(
     job = make_job(logger_service, mlflow_service, alerts_service=FailingStopAlerts())
 
     # when the job succeeds, then the stop error is raised after every stop was attempted
-    with pytest.raises(RuntimeError, match="alerts stop broke"), job:
+    with pytest.raises(RuntimeError, match="RecordingAlertsService stop broke"), job:
         job.run()
     assert not logger_service.running
     assert not mlflow_service.running
-    assert "Stopping FailingStopAlerts failed: alerts stop broke" in log_text(logger_service)
+    assert (
+        "Stopping BrokenRecordingAlertsService failed: RecordingAlertsService stop broke"
+        in log_text(logger_service)
+    )
 
 
 def test_a_stop_error_does_not_hide_the_job_error(
@@ -184,7 +160,7 @@ def test_a_stop_error_does_not_hide_the_job_error(
     with pytest.raises(ValueError, match="bad input"), job:
         job.run()
 
-    assert "Stopping FailingStopAlerts failed" in log_text(logger_service)
+    assert "Stopping BrokenRecordingAlertsService failed" in log_text(logger_service)
 
 
 def test_a_start_error_stops_what_was_started(
@@ -194,7 +170,7 @@ def test_a_start_error_stops_what_was_started(
     job = make_job(logger_service, FailingStartMlflow(tracking_uri=tracking_uri))
 
     # when the job is entered, then the error propagates and the started services are stopped
-    with pytest.raises(ConnectionError, match="unreachable"):
+    with pytest.raises(RuntimeError, match="MlflowService start broke"):
         job.__enter__()
     assert not logger_service.running
     assert not job.alerts_service.running

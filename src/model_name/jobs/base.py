@@ -38,6 +38,8 @@ from model_name.io.services import (
     MlflowService,
     RunConfig,
     Service,
+    start_all,
+    stop_all,
 )
 
 Locals = dict[str, Any]
@@ -46,11 +48,12 @@ Locals = dict[str, Any]
 AlertEvent = Literal["start", "success", "failure", "interrupted"]
 """The moments of a job that may send an alert."""
 
-SERVICE_FIELDS = ("logger_service", "alerts_service", "mlflow_service")
-"""The fields that hold services, in start order; they are not parameters of the job."""
+RESERVED_FIELDS = ("logger_service", "alerts_service", "mlflow_service", "configuration")
+"""Fields of every job set by the container, never by its configuration section.
 
-RESERVED_FIELDS = (*SERVICE_FIELDS, "configuration")
-"""Fields set by the container, never by the job's configuration section."""
+A job that uses another service declares a field of that service's type: it is reserved too
+(`Job.reserved_fields()`), and the container fills it.
+"""
 
 
 class Job(abc.ABC, pdt.BaseModel):
@@ -91,9 +94,23 @@ class Job(abc.ABC, pdt.BaseModel):
             The job's local variables (`return locals()`), for tests and notebooks to inspect.
         """
 
+    @classmethod
+    def service_fields(cls) -> tuple[str, ...]:
+        """Return the names of the fields that hold services, in declaration (start) order."""
+        return tuple(
+            name
+            for name, field in cls.model_fields.items()
+            if isinstance(field.annotation, type) and issubclass(field.annotation, Service)
+        )
+
+    @classmethod
+    def reserved_fields(cls) -> tuple[str, ...]:
+        """Return the fields the container sets: the services and `configuration`."""
+        return tuple(dict.fromkeys((*cls.service_fields(), *RESERVED_FIELDS)))
+
     def services(self) -> tuple[Service, ...]:
-        """Return the job's services in start order: logger, alerts, MLflow."""
-        return (self.logger_service, self.alerts_service, self.mlflow_service)
+        """Return the job's services in start order: logger, alerts, MLflow, then its own."""
+        return tuple(getattr(self, name) for name in self.service_fields())
 
     def run_config(self, **fields: Any) -> RunConfig:
         """Return the MLflow run settings for this job: named after it, tagged and recorded.
@@ -111,19 +128,11 @@ class Job(abc.ABC, pdt.BaseModel):
 
     def __enter__(self) -> Self:
         """Start the services that are not running yet, logger first, and log each one."""
-        self._started = []
-        try:
-            for service in self.services():
-                if service.running:
-                    state = "already running"
-                else:
-                    service.start()
-                    self._started.append(service)
-                    state = "started"
-                self.logger_service.logger().debug("{} {}", type(service).__name__, state)
-        except BaseException:
-            self._stop_started(failing=True)
-            raise
+        services = self.services()
+        self._started = start_all(services)
+        for service in services:
+            state = "started" if service in self._started else "already running"
+            self.logger_service.logger().debug("{} {}", type(service).__name__, state)
         self.logger_service.logger().info("Job {} starting", self.KIND)
         self._alert("start", f"{self.KIND} started", f"Job {self.KIND} is running.")
         return self
@@ -166,15 +175,13 @@ class Job(abc.ABC, pdt.BaseModel):
         The first stop error is raised after all stops were attempted, unless the job is already
         failing: then it is logged, and the job's own exception is the one that propagates.
         """
-        errors: list[Exception] = []
-        for service in reversed(self._started):
-            try:
-                service.stop()
-            except Exception as error:
-                errors.append(error)
-                self.logger_service.logger().opt(exception=error).error(
-                    "Stopping {} failed: {}", type(service).__name__, error
-                )
-        self._started = []
+
+        def report(service: Service, error: BaseException) -> None:
+            self.logger_service.logger().opt(exception=error).error(
+                "Stopping {} failed: {}", type(service).__name__, error
+            )
+
+        started, self._started = self._started, []
+        errors = stop_all(started, report)
         if errors and not failing:
             raise errors[0]

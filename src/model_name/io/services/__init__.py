@@ -8,9 +8,10 @@ does nothing, and a service is a context manager that starts on entry and stops 
 Importing this module is cheap: loguru, plyer and MLflow are imported inside the methods that
 need them, so light commands (`--help`, `jobs`, `config show`) never pay for them.
 
-The package's modules: `base` (Service, Terminated), `logger` (LoggerService), `alerts`
-(AlertsService), `tracking` (MlflowService), `tracking_state` (MLflow's process-wide state,
-saved and restored), `records` (RunConfig and what a run records) and `stores` (SQLite stores).
+The package's modules: `base` (Service; `start_all` and `stop_all`, the one start and stop rule),
+`logger` (LoggerService), `alerts` (AlertsService), `tracking` (MlflowService), `tracking_state`
+(MLflow's process-wide state, saved and restored), `records` (RunConfig and what a run records)
+and `stores` (SQLite stores).
 Import from the package: its modules are an implementation detail.
 
 Example:
@@ -25,7 +26,7 @@ from model_name.io.services.alerts import (
     AlertsService,
     notification_backend_problem,
 )
-from model_name.io.services.base import Service
+from model_name.io.services.base import FailureReport, Service, start_all, stop_all
 from model_name.io.services.logger import LoggerService
 from model_name.io.services.records import (
     GIT_TIMEOUT_SECONDS,
@@ -48,6 +49,7 @@ __all__ = [
     "PACKAGE",
     "SECRET_MASK",
     "AlertsService",
+    "FailureReport",
     "LoggerService",
     "MlflowService",
     "RunConfig",
@@ -59,4 +61,6 @@ __all__ = [
     "masked_command",
     "notification_backend_problem",
     "run_record_tags",
+    "start_all",
+    "stop_all",
 ]

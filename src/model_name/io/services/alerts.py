@@ -15,7 +15,8 @@ from typing import Any
 
 import pydantic as pdt
 
-from model_name.io.services.base import Service, _loguru
+from model_name.io.services.base import Service
+from model_name.io.services.logger import LoggerService
 from model_name.settings import AlertsSettings
 
 NOTIFICATION_PROBE_SECONDS = 5.0
@@ -30,14 +31,23 @@ class AlertsService(Service, AlertsSettings):
     answers (checked with `dbus-send` when it is installed). plyer itself cannot tell: its
     `notify-send` backend ignores failures. Where nothing works (a server, a container, CI), or
     when plyer raises, alerts go to the log instead, and the first one says why, once.
-    With `enable=False` alerts go to the log at INFO. `notify()` never raises.
+    With `enable=False` alerts go to the log at INFO. `notify()` never raises, and works before
+    `start()` too: it checks the backend on first use, as `start()` would.
+
+    Attributes:
+        logger_service: where alerts go when they cannot be delivered.
 
     Example:
         >>> with AlertsService(enable=False) as alerts:
         ...     alerts.notify("Training done", "r2 = 0.48")
     """
 
+    logger_service: LoggerService = pdt.Field(
+        default_factory=LoggerService, exclude=True, repr=False
+    )
+
     _problem: str | None = pdt.PrivateAttr(default=None)
+    _probed: bool = pdt.PrivateAttr(default=False)
     _explained: bool = pdt.PrivateAttr(default=False)
 
     @property
@@ -45,21 +55,23 @@ class AlertsService(Service, AlertsSettings):
         """Why alerts go to the log instead of the desktop, or None while notifications work."""
         if not self.enable:
             return "alerts are disabled (alerts.enable=false)"
-        if not self._running:
-            return "the alerts service is not started"
+        if not self._probed:
+            self._problem = notification_backend_problem()
+            self._probed = True
         return self._problem
 
     def start(self) -> None:
         """Find out whether desktop notifications can be delivered here."""
         if self._running:
             return
-        self._problem = notification_backend_problem() if self.enable else None
-        self._explained = False
+        self._probed = self._explained = False
+        _ = self.problem
         self._running = True
 
     def stop(self) -> None:
         """Forget the backend check; the next start checks again."""
         self._running = False
+        self._probed = False
 
     def notify(self, title: str, message: str) -> None:
         """Send a notification, or log it when notifications are off or cannot be delivered.
@@ -79,7 +91,7 @@ class AlertsService(Service, AlertsSettings):
                     problem = self._problem = f"plyer failed ({type(error).__name__}: {error})"
                 else:
                     return
-            logger = _loguru()
+            logger = self.logger_service.logger()
             if self.enable and not self._explained:
                 self._explained = True
                 logger.warning("alerts: {}; alerts go to the log", problem)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import types
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Literal, Self
 
 import pydantic as pdt
@@ -31,6 +32,16 @@ class Service(abc.ABC, pdt.BaseModel):
         """Whether the service is started and not stopped since."""
         return self._running
 
+    def check(self) -> None:
+        """Validate what only the service's own library can check, before any service starts.
+
+        Called on every service before the first one starts, so a mistake found here leaves
+        nothing to undo. Does nothing by default.
+
+        Raises:
+            ConfigurationError: a setting the library refuses.
+        """
+
     @abc.abstractmethod
     def start(self) -> None:
         """Acquire the service's resources; does nothing when it is already running."""
@@ -53,6 +64,67 @@ class Service(abc.ABC, pdt.BaseModel):
         """Stop the service; never swallows an exception."""
         self.stop()
         return False
+
+
+FailureReport = Callable[[Service, BaseException], None]
+"""Told of a failed start or stop as it happens, while the logger still runs to record it."""
+
+
+def start_all(services: Iterable[Service], report: FailureReport | None = None) -> list[Service]:
+    """Start the services that are not running, in order; on a failure, undo and re-raise.
+
+    The one start-up rule of the application, used by the container and by jobs alike: when a
+    service fails to start, the ones this call started are stopped again, in reverse order (their
+    own stop errors become notes of the start error), and the start error propagates.
+
+    Args:
+        services: the services in dependency order (a service after those it uses).
+        report: called with the service whose start raised, and the error, before the undoing.
+
+    Returns:
+        The services this call started, in start order: whoever starts a service stops it.
+
+    Example:
+        >>> from model_name.io.services import AlertsService, LoggerService
+        >>> started = start_all([LoggerService(sink="stdout"), AlertsService(enable=False)])
+        >>> [type(service).__name__ for service in started], stop_all(started)
+        (['LoggerService', 'AlertsService'], [])
+    """
+    started: list[Service] = []
+    service: Service | None = None
+    try:
+        for service in services:
+            if not service.running:
+                service.start()
+                started.append(service)
+    except BaseException as failure:
+        if report is not None and service is not None:
+            report(service, failure)
+        for error in stop_all(started):
+            failure.add_note(f"Stopping a service after that also failed: {error!r}")
+        raise
+    return started
+
+
+def stop_all(services: Sequence[Service], report: FailureReport | None = None) -> list[Exception]:
+    """Stop services in reverse order, attempting every one even when a stop raises.
+
+    Args:
+        services: the services in start order.
+        report: called with each service whose stop raised, and the error, as it happens.
+
+    Returns:
+        The errors the stops raised, in the order they happened (empty when all went well).
+    """
+    errors: list[Exception] = []
+    for service in reversed(services):
+        try:
+            service.stop()
+        except Exception as error:
+            errors.append(error)
+            if report is not None:
+                report(service, error)
+    return errors
 
 
 def _loguru() -> loguru.Logger:

@@ -68,18 +68,19 @@ class _LoguruDefault:
     """Loguru's own stderr handler, put aside while at least one LoggerService runs.
 
     Left in place, it would print every message a second time (at DEBUG, in loguru's format) next
-    to the service's sink. It is added back when the last running LoggerService stops.
+    to the service's sink. It is added back when the last running LoggerService stops: loguru's
+    handlers are process-wide, so this count is too.
     """
 
     lock = threading.Lock()
     handler_id: int | None = 0  # loguru adds its default handler with id 0 at import
-    users: list[LoggerService] = []  # noqa: RUF012 (deliberately shared)
+    running = 0
 
     @classmethod
-    def acquire(cls, service: LoggerService) -> None:
+    def acquire(cls) -> None:
         with cls.lock:
-            cls.users.append(service)
-            if len(cls.users) == 1 and cls.handler_id is not None:
+            cls.running += 1
+            if cls.running == 1 and cls.handler_id is not None:
                 try:
                     _loguru().remove(cls.handler_id)
                 except ValueError:  # somebody removed it already: do not add it back later
@@ -88,17 +89,11 @@ class _LoguruDefault:
                     cls.handler_id = -1  # suspended: to be added back
 
     @classmethod
-    def release(cls, service: LoggerService) -> None:
+    def release(cls) -> None:
         with cls.lock:
-            cls.users[:] = [user for user in cls.users if user is not service]
-            if not cls.users and cls.handler_id == -1:
+            cls.running = max(cls.running - 1, 0)
+            if not cls.running and cls.handler_id == -1:
                 cls.handler_id = _loguru().add(sys.stderr)
-
-    @classmethod
-    def current(cls) -> LoggerService | None:
-        """Return the LoggerService started last and still running, if any."""
-        with cls.lock:
-            return cls.users[-1] if cls.users else None
 
 
 class LoggerService(Service, LoggerSettings):
@@ -145,7 +140,7 @@ class LoggerService(Service, LoggerSettings):
             diagnose=self.diagnose,
             catch=self.catch,
         )
-        _LoguruDefault.acquire(self)
+        _LoguruDefault.acquire()
         self._route_standard_logging()
         self._running = True
 
@@ -160,7 +155,7 @@ class LoggerService(Service, LoggerSettings):
         with contextlib.suppress(ValueError):  # already removed by someone else
             logger.remove(self._handler_id)
         self._handler_id = -1
-        _LoguruDefault.release(self)
+        _LoguruDefault.release()
 
     def _sink(self) -> Any:
         if self.sink == "stderr":

@@ -12,13 +12,14 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pydantic as pdt
 
+from model_name.io.services import records
 from model_name.io.services.base import Service, _loguru
-from model_name.io.services.logger import _LoguruDefault
-from model_name.io.services.records import RunConfig, config_yaml, run_record_tags
+from model_name.io.services.logger import LoggerService
+from model_name.io.services.records import config_yaml, run_record_tags
 from model_name.io.services.stores import initialize_sqlite_store
 from model_name.io.services.tracking_state import (
     MLFLOW_HTTP_DEFAULTS,
@@ -27,7 +28,7 @@ from model_name.io.services.tracking_state import (
     _mlflow_globals,
     _restore_mlflow_globals,
 )
-from model_name.settings import LoggerSettings, MlflowSettings
+from model_name.settings import MlflowSettings
 
 if TYPE_CHECKING:
     from mlflow import ActiveRun, MlflowClient
@@ -37,6 +38,8 @@ MLFLOW_BATCH_LIMIT = 1000
 """The most metrics MLflow accepts in one `log_batch` call."""
 
 RunStatus = Literal["FINISHED", "FAILED", "KILLED"]
+
+_FILE_STORE = "MLFLOW_ALLOW_FILE_STORE"
 
 
 class MlflowService(Service, MlflowSettings):
@@ -49,11 +52,26 @@ class MlflowService(Service, MlflowSettings):
     autologging off and ends, FAILED, any run left open, so nothing leaks into the next job or
     into child processes.
 
+    An explicit `file:` tracking URI uses MLflow's file store (`./mlruns`), which MLflow 3 only
+    opens when `MLFLOW_ALLOW_FILE_STORE=true`: the service sets it for such a URI, and MLflow warns
+    that the store is deprecated.
+
+    Attributes:
+        logger_service: the logging service; each run's `logs/run.log` uses its level and format.
+        RunConfig: the settings of a run (`MlflowService.RunConfig(name=...)`), as in
+            fmind's mlops-python-package.
+
     Example:
         >>> service = MlflowService(tracking_uri="sqlite:///mlflow.db", experiment_name="demo")
-        >>> with service, service.run_context(RunConfig(name="try")) as run:  # doctest: +SKIP
-        ...     service.log_metrics({"rmse": 0.5}, step=1)
+        >>> with service, service.run_context(service.RunConfig(name="try")) as run:
+        ...     service.log_metrics({"rmse": 0.5}, step=1)  # doctest: +SKIP
     """
+
+    RunConfig: ClassVar[type[records.RunConfig]] = records.RunConfig
+
+    logger_service: LoggerService = pdt.Field(
+        default_factory=LoggerService, exclude=True, repr=False
+    )
 
     _saved_environ: dict[str, str] = pdt.PrivateAttr(default_factory=dict)
     _saved_state: dict[str, Any] = pdt.PrivateAttr(default_factory=dict)
@@ -79,6 +97,8 @@ class MlflowService(Service, MlflowSettings):
             for name, value in MLFLOW_HTTP_DEFAULTS.items():
                 os.environ.setdefault(name, value)
             self._export_credentials()
+            if self.tracking_uri.startswith("file:"):
+                os.environ[_FILE_STORE] = "true"  # asked for by name: MLflow 3 refuses it unless
             import mlflow
 
             for uri in dict.fromkeys((self.tracking_uri, self.registry_uri or self.tracking_uri)):
@@ -135,7 +155,7 @@ class MlflowService(Service, MlflowSettings):
         )
 
     @contextlib.contextmanager
-    def run_context(self, run_config: RunConfig) -> Iterator[ActiveRun]:
+    def run_context(self, run_config: records.RunConfig) -> Iterator[ActiveRun]:
         """Open an MLflow run for the block, and end it with the block's outcome.
 
         The run is nested when another one is active. It gets the run config's tags plus a record
@@ -240,12 +260,11 @@ class MlflowService(Service, MlflowSettings):
                 )
 
     def _add_run_log(self, path: Path) -> int:
-        """Add a loguru sink that records the run's log, at the running LoggerService's level."""
-        service = _LoguruDefault.current()
-        return _loguru().add(
+        """Add a loguru sink that records the run's log, at the logger service's level."""
+        return self.logger_service.logger().add(
             path,
-            level=service.level if service is not None else "DEBUG",
-            format=service.format if service is not None else LoggerSettings().format,
+            level=self.logger_service.level,
+            format=self.logger_service.format,
             colorize=False,
             backtrace=True,
             diagnose=False,
@@ -255,7 +274,7 @@ class MlflowService(Service, MlflowSettings):
     def _finish_run(
         self,
         run: ActiveRun,
-        run_config: RunConfig,
+        run_config: records.RunConfig,
         status: RunStatus,
         sink_id: int,
         log_folder: Path,
@@ -263,7 +282,7 @@ class MlflowService(Service, MlflowSettings):
         import mlflow
 
         run_id = run.info.run_id
-        logger = _loguru()
+        logger = self.logger_service.logger()
         _attempt("send the buffered metrics", self.flush_metrics)
         logger.debug("MLflow run {} ({}) ends {}", run_config.name, run_id, status)
         with contextlib.suppress(ValueError):
