@@ -16,6 +16,7 @@ import re
 from typing import Any, Literal
 
 import pydantic as pdt
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"]
@@ -169,7 +170,17 @@ class AppSettings(BaseSettings):
     logger: LoggerSettings = pdt.Field(default_factory=LoggerSettings)
     alerts: AlertsSettings = pdt.Field(default_factory=AlertsSettings)
     mlflow: MlflowSettings = pdt.Field(default_factory=MlflowSettings)
-    jobs: dict[str, dict[str, Any]] = pdt.Field(default_factory=dict)
+    jobs: dict[str, Any] = pdt.Field(default_factory=dict)
+
+    @pdt.field_validator("jobs", mode="before")
+    @classmethod
+    def _jobs_by_name(cls, value: Any) -> Any:
+        """Refuse a `jobs` that is not a mapping; each section is checked by its job's model."""
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise PydanticCustomError("jobs", "should map job names to their settings")
+        return value
 
     @classmethod
     def settings_customise_sources(

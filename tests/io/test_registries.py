@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from model_name.errors import ModelNotFoundError
 from model_name.io import registries
 from model_name.io.services import MlflowService, RunConfig
 
@@ -74,14 +75,14 @@ def test_missing_models_versions_and_aliases_say_what_exists(
 ) -> None:
     client = running.client()
     # an empty registry
-    with pytest.raises(registries.ModelNotFoundError, match="registered models: none"):
+    with pytest.raises(ModelNotFoundError, match="registered models: none"):
         registries.latest_version(client, "tiny")
 
     # a registered model without versions
     client.create_registered_model("empty")
-    with pytest.raises(registries.ModelNotFoundError, match="'empty' is registered but has no"):
+    with pytest.raises(ModelNotFoundError, match="'empty' is registered but has no"):
         registries.latest_version(client, "empty")
-    with pytest.raises(registries.ModelNotFoundError, match=r"is not registered.*'empty'"):
+    with pytest.raises(ModelNotFoundError, match=r"is not registered.*'empty'"):
         registries.get_version(client, "tiny", 1)
 
     # a model with one version and one alias
@@ -91,11 +92,13 @@ def test_missing_models_versions_and_aliases_say_what_exists(
         registries.register_model(info.model_uri, "tiny")
     registries.set_alias(client, "tiny", "champion", 1)
     with pytest.raises(
-        ValueError,
+        ModelNotFoundError,
         match=r"model 'tiny' has no version 3; its versions: 1; its aliases: champion -> 1",
     ):
         registries.set_alias(client, "tiny", "champion", 3)
-    with pytest.raises(ValueError, match=r"model 'tiny' has no alias 'prod'; its versions: 1"):
+    with pytest.raises(
+        ModelNotFoundError, match=r"model 'tiny' has no alias 'prod'; its versions: 1"
+    ):
         registries.resolve_version(client, "tiny", alias="prod")
 
 
@@ -104,7 +107,7 @@ def test_registry_errors_other_than_not_found_propagate(running: MlflowService) 
 
     with pytest.raises(MlflowException) as caught:
         registries.registered_model(running.client(), "")
-    assert not isinstance(caught.value, registries.ModelNotFoundError)
+    assert not isinstance(caught.value, ModelNotFoundError)
 
 
 @pytest.mark.parametrize(

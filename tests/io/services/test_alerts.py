@@ -135,16 +135,31 @@ def test_a_missing_notify_send_is_detected(
         )
 
 
-def test_alerts_before_start_go_to_the_log(tmp_path: Path) -> None:
+def test_before_start_an_alert_falls_back_as_the_started_service_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given no desktop session, and a service that was never started
+    no_dbus(monkeypatch)
     log = file_logger(tmp_path)
 
     with log:
-        AlertsService(enable=True).notify("early", "not started")
+        AlertsService(enable=True, logger_service=log).notify("early", "not started")
 
     assert lines(Path(log.sink)) == [
-        "WARNING|alerts: the alerts service is not started; alerts go to the log",
+        "WARNING|alerts: no D-Bus session (DBUS_SESSION_BUS_ADDRESS unset); alerts go to the log",
         "INFO|Alert: early: not started",
     ]
+
+
+def test_before_start_an_alert_reaches_the_desktop(
+    notification_daemon: NotificationDaemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a desktop, and a service that was never started (fmind's services work this way)
+    use_daemon(monkeypatch, notification_daemon)
+
+    AlertsService(enable=True).notify("early", "delivered before start")
+
+    assert [item.body for item in notification_daemon.notifications()] == ["delivered before start"]
 
 
 def test_the_recording_service_records_and_logs(tmp_path: Path) -> None:
