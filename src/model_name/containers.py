@@ -48,11 +48,20 @@ def service(service_type: type[ServiceT], section: Mapping[str, Any], **uses: An
 
 
 def build_job(
-    job_type: type[Job], params: Mapping[str, Any] | None, configuration: Any, container: Any
+    job_type: type[Job],
+    params: Mapping[str, Any] | None,
+    configuration: Any,
+    container: Any,
+    **fields: Any,
 ) -> Job:
-    """Build a job from its section, the whole configuration, and the services it declares."""
+    """Build a job from its section, the whole configuration, and the services it declares.
+
+    Keyword arguments of the factory's call replace parameters of the section:
+    `container.jobs.training(alpha=0.5)`.
+    """
     services = {name: getattr(container, name)() for name in job_type.service_fields()}
-    return job_type.model_validate({**(params or {}), **services, "configuration": configuration})
+    values = {**(params or {}), **fields, **services, "configuration": configuration}
+    return job_type.model_validate(values)
 
 
 def job_factories(
