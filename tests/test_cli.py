@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -145,3 +147,52 @@ def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) 
 
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"model_name {version('model_name')}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "arguments", [["--help"], ["jobs"], ["config", "show"], ["config", "schema"]]
+)
+def test_light_commands_import_no_heavy_library(arguments: list[str]) -> None:
+    # given a fresh interpreter, when a light command runs in it
+    heavy = [
+        "mlflow",
+        "model_name.containers",
+        "dependency_injector",
+        "sklearn",
+        "optuna",
+        "apprise",
+        "shap",
+    ]
+    code = (
+        "import sys\n"
+        "from model_name.cli import main\n"
+        "try:\n"
+        f"    main({arguments!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(sorted(name for name in {heavy!r} if name in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+
+    # then none of the heavy libraries was imported
+    assert result.stdout.splitlines()[-1] == "[]"
+
+
+@pytest.mark.slow
+def test_a_reader_closing_the_pipe_early_gets_no_traceback() -> None:
+    # given the console script writing the schema into a pipe whose reader is gone already
+    script = Path(sys.executable).with_name("model_name")
+    result = subprocess.run(
+        f"'{script}' config schema | true",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    # then nothing was printed about the broken pipe
+    assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr

@@ -336,5 +336,17 @@ def _error(message: str) -> None:
 
 
 def main_entry() -> None:
-    """The console script: exit with `main`'s code."""
-    sys.exit(main())
+    """The console script: exit with `main`'s code.
+
+    A reader that closes the pipe early (`model_name config schema | head`) ends the command
+    quietly, as other Unix tools do, instead of with a traceback.
+    """
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        code = EXIT_FAILED
+    sys.exit(code)
