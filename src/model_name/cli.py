@@ -148,6 +148,7 @@ def run_command(args: argparse.Namespace) -> int:
     job_type = _check_job(args.job)
     configuration = _load_configuration(args)
     if args.dry_run:
+        _check_services(configuration)
         print(f"{PROG}: configuration valid; would run job {args.job} ({job_type.__name__})")
         return EXIT_OK
 
@@ -191,9 +192,13 @@ def run_in_container(container: Container, job_name: str) -> int:
             code = EXIT_INTERRUPTED
             _error(f"job {job_name} interrupted (SIGINT)")
         except Exception as failure:
-            code = EXIT_JOB_FAILED
-            stage = "a service could not start: " if starting else ""
-            _error(f"job {job_name} failed: {stage}{_one_line(failure)}")
+            if starting and isinstance(failure, UsageError):  # a service's check(): exit 2
+                code = EXIT_USAGE
+                _error(str(failure))
+            else:
+                code = EXIT_JOB_FAILED
+                stage = "a service could not start: " if starting else ""
+                _error(f"job {job_name} failed: {stage}{_one_line(failure)}")
     for error in errors:
         _error(f"stopping a service failed: {_one_line(error)}")
     if errors and code == EXIT_OK:
@@ -218,6 +223,16 @@ def _load_configuration(args: argparse.Namespace) -> Configuration:
         )
     except ConfigurationError as error:
         raise UsageError(str(error)) from None
+
+
+def _check_services(configuration: Configuration) -> None:
+    """Run each service's `check()` (what needs its library: Apprise parses the channel URLs)."""
+    from model_name.io.services import AlertsService, LoggerService, MlflowService
+
+    settings = configuration.settings
+    LoggerService.model_validate(dict(settings.logger)).check()
+    AlertsService.model_validate(dict(settings.alerts)).check()
+    MlflowService.model_validate(dict(settings.mlflow)).check()
 
 
 def _check_job(kind: str) -> Any:

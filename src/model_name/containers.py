@@ -132,9 +132,15 @@ def start_services(container: Container) -> None:
     `init_resources()` starts independent resources in no set order and leaves the others
     running when one fails, hence this explicit order and rollback.
 
+    Every service's `check()` runs first, so a setting only its library can judge (a
+    notification URL) stops everything before anything started.
+
     Raises:
+        ConfigurationError: a service's check failed; nothing was started.
         Exception: the error of the service that failed to start.
     """
+    for name in SERVICES:
+        getattr(container, name).args[0]().check()  # the service's factory: a fresh instance
     for started, name in enumerate(SERVICES):
         try:
             getattr(container, name).init()

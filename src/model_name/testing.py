@@ -31,6 +31,7 @@ import pydantic as pdt
 import pytest
 
 from model_name.io.services import AlertsService, LoggerService, MlflowService
+from model_name.io.services.channels import Severity
 
 
 class RecordingAlertsService(AlertsService):
@@ -48,10 +49,17 @@ class RecordingAlertsService(AlertsService):
         """The `(title, message)` of every alert so far, in order."""
         return self._sent
 
-    def notify(self, title: str, message: str) -> None:
+    def notify(
+        self,
+        title: str,
+        message: str,
+        *,
+        markdown: str | None = None,
+        severity: Severity = "info",
+    ) -> None:
         """Record the alert, then send it as the base service would."""
         self._sent.append((title, message))
-        super().notify(title, message)
+        super().notify(title, message, markdown=markdown, severity=severity)
 
 
 # --- MLflow ---------------------------------------------------------------------------------

@@ -31,6 +31,17 @@ class Service(abc.ABC, pdt.BaseModel):
         """Whether the service is started and not stopped since."""
         return self._running
 
+    def check(self) -> None:
+        """Validate what needs the service's library, before any service starts.
+
+        The settings validators check what is cheap; what needs a heavy library (Apprise
+        parsing a notification URL) is checked here, so that a bad value stops the command
+        before anything started. Does nothing unless a service overrides it.
+
+        Raises:
+            ConfigurationError: a setting the library cannot use.
+        """
+
     @abc.abstractmethod
     def start(self) -> None:
         """Acquire the service's resources; does nothing when it is already running."""
