@@ -18,7 +18,7 @@ Example:
     ...                 alerts_service=RecordingAlertsService())
     ...     with job:
     ...         job.run()
-    ...     assert job.alerts_service.sent == [("my_job succeeded", "Job my_job completed.")]
+    ...     assert job.alerts_service.sent[0][0] == "my_job succeeded"
 """
 
 from __future__ import annotations

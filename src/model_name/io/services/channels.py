@@ -24,14 +24,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 from model_name.errors import ConfigurationError
+from model_name.io.services.records import SECRET_MASK
 
 if TYPE_CHECKING:
     from apprise import NotifyBase
 
 Severity = Literal["info", "success", "warning", "failure"]
 """The kind of an alert, which channels show as a colour or an icon (Apprise's NotifyType)."""
-
-SECRET_MASK = "**********"
 
 _CAUSE = re.compile(r"\[Errno -?\d+\][^'\")\]]*|[Rr]ead timed out|timed out")
 """The cause in a socket error's text: `[Errno 111] Connection refused`, `Read timed out`."""
