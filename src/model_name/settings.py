@@ -125,6 +125,9 @@ class AlertsSettings(Settings):
             alert; a channel that has not answered by then is logged as failed.
     """
 
+    # An error must not quote a channel URL: it is a secret.
+    model_config = pdt.ConfigDict(hide_input_in_errors=True)
+
     enable: bool = True
     app_name: str = pdt.Field(default="model_name", min_length=1)
     timeout: int | None = pdt.Field(default=None, ge=0, le=3600)
@@ -201,7 +204,11 @@ class AppSettings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(
-        env_prefix="MODEL_NAME_", env_nested_delimiter="__", extra="forbid", validate_default=True
+        env_prefix="MODEL_NAME_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+        hide_input_in_errors=True,  # values may be secrets (alerts.channels, tokens)
     )
 
     logger: LoggerSettings = pdt.Field(default_factory=LoggerSettings)
