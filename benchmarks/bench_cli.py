@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[list[str], float]] = {
 }
 """Each light command: its arguments and its target wall time in seconds."""
 
-HEAVY_MODULES = ("mlflow", "model_name.containers", "dependency_injector")
+HEAVY_MODULES = ("mlflow", "model_name.containers", "dependency_injector", "apprise")
 """Modules a light command must not import."""
 
 
