@@ -278,3 +278,32 @@ def test_a_channel_apprise_cannot_use_exits_2_before_any_service_starts(
         "unknown service, or a part missing or malformed; see https://github.com/caronc/apprise/wiki)"
     ]
     assert not (isolated / "job.log").exists() and not (isolated / "mlflow.db").exists()
+
+
+def test_channels_come_from_the_environment_through_the_file_and_show_masked(
+    isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a file listing two channels as ${VAR}, set in the environment
+    (isolated / "containers.yaml").write_text(
+        "alerts:\n  channels:\n    - ${SLACK_URL}\n    - ${MAIL_URL}\n", encoding="utf-8"
+    )
+    slack = "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ"
+    mail = f"mailto://alerts:{SMTP_PASSWORD}@127.0.0.1:25?mode=insecure&to=team@example.org"
+    environ = {"SLACK_URL": slack, "MAIL_URL": mail}
+
+    # when the configuration is loaded, and shown
+    configuration = load_configuration(None, [], environ, JOBS)
+    os.environ.update(environ)
+    try:
+        code = main(["config", "show", "--sources"])
+    finally:
+        for name in environ:
+            del os.environ[name]
+
+    # then both URLs are read whole, and `config show` masks them
+    channels = configuration.settings.alerts.channels
+    assert [url.get_secret_value() for url in channels] == [slack, mail]
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "  channels: ['**********', '**********']  # containers.yaml:3" in out.splitlines()
+    assert "TIiajkdnlazkcOXrIdevi7FQ" not in out and SMTP_PASSWORD not in out
