@@ -85,6 +85,9 @@ def send_to_channels(
 ) -> list[Delivery]:
     """Send one alert to every channel at once, and wait for them at most `timeout` seconds.
 
+    The bound covers the sending; importing Apprise, once a process (0.4-1 s; `model_name run`
+    pays it in `AlertsService.check()` before any service starts), comes before it.
+
     Args:
         urls: the notification URLs.
         title: the alert's title.
@@ -100,6 +103,8 @@ def send_to_channels(
     if not urls:
         return []
     _capture_apprise_log()
+    import apprise  # noqa: F401 - here, not in the threads: importing is not the channels' time
+
     deadline = time.monotonic() + timeout
     workers = [_Worker(index, url, timeout) for index, url in enumerate(urls)]
     for worker in workers:
