@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from model_name.errors import ConfigurationError
-from model_name.io.services import AlertsService
+from model_name.io.services import AlertsService, masked_command
 from model_name.io.services.channels import mask_url_parts
-from model_name.settings import AlertsSettings
+from model_name.settings import AlertsSettings, is_secret_key
 from tests.helpers.http_server import RecordingHTTPServer
 from tests.helpers.servers import free_port
 from tests.helpers.smtp_server import SMTP_PASSWORD, SmtpServer
@@ -102,7 +102,8 @@ def test_a_hanging_and_a_refusing_channel_cost_at_most_the_bound_and_are_logged_
     )
     log = file_logger(tmp_path, level="DEBUG")
 
-    # when an alert is sent
+    # when an alert is sent (Apprise imported already, as `check()` does before a job)
+    service.check()
     with log, service:
         started = time.monotonic()
         service.notify("check succeeded", "done")
@@ -170,6 +171,16 @@ def test_channels_from_a_flag_or_the_environment_are_separated_by_blanks() -> No
     settings = AlertsSettings.model_validate({"channels": "json://a/1  mmost://b/2\n"})
     assert [url.get_secret_value() for url in settings.channels] == ["json://a/1", "mmost://b/2"]
     assert str(settings.channels[0]) == "**********"
+
+
+def test_alerts_channels_is_a_secret_key_though_its_name_does_not_say_so() -> None:
+    assert is_secret_key("alerts.channels") and is_secret_key(("alerts", "channels"))
+    assert not is_secret_key("jobs.training.channels")
+    assert masked_command(["model_name", "--set", "alerts.channels=json://h/t0ken"]) == [
+        "model_name",
+        "--set",
+        "alerts.channels=**********",
+    ]
 
 
 def test_mask_url_parts_masks_what_the_privacy_form_hides() -> None:
