@@ -66,6 +66,7 @@ def test_a_slack_style_webhook_receives_the_alert(http_server: RecordingHTTPServ
     assert request.path == f"/hooks/{WEBHOOK_TOKEN}"
     assert "check succeeded" in request.json()["text"]
     assert "Job check completed." in request.json()["text"]
+    assert request.json()["username"] == "model_name"  # alerts.app_name
 
 
 @pytest.mark.slow

@@ -129,6 +129,7 @@ class AlertsService(Service, AlertsSettings):
                 markdown=markdown is not None,
                 severity=severity,
                 timeout=self.timeout_seconds,
+                app_name=self.app_name,
             )
             logger = _loguru()
             for delivery in deliveries:

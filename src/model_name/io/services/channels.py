@@ -82,6 +82,7 @@ def send_to_channels(
     markdown: bool = False,
     severity: Severity = "info",
     timeout: float = 10.0,
+    app_name: str = "model_name",
 ) -> list[Delivery]:
     """Send one alert to every channel at once, and wait for them at most `timeout` seconds.
 
@@ -95,6 +96,8 @@ def send_to_channels(
         markdown: the body is Markdown (channels that support it format it).
         severity: the alert's kind.
         timeout: the most this call waits for all channels together, in seconds.
+        app_name: the sender's name, where a channel shows one (Mattermost's user name, the
+            User-Agent).
 
     Returns:
         One delivery per channel, in order; a channel still sending after `timeout` has the
@@ -106,7 +109,7 @@ def send_to_channels(
     import apprise  # noqa: F401 - here, not in the threads: importing is not the channels' time
 
     deadline = time.monotonic() + timeout
-    workers = [_Worker(index, url, timeout) for index, url in enumerate(urls)]
+    workers = [_Worker(index, url, timeout, app_name) for index, url in enumerate(urls)]
     for worker in workers:
         worker.thread = threading.Thread(
             target=worker.send,
@@ -123,10 +126,11 @@ def send_to_channels(
 class _Worker:
     """One channel's sending, run in its own thread."""
 
-    def __init__(self, index: int, url: str, timeout: float) -> None:
+    def __init__(self, index: int, url: str, timeout: float, app_name: str) -> None:
         self.index = index
         self.url = url
         self.timeout = timeout
+        self.app_name = app_name
         self.channel = f"{url.partition('://')[0]}://..."
         self.problem: str | None = None
         self.done = threading.Event()
@@ -137,7 +141,7 @@ class _Worker:
         try:
             from apprise import NotifyFormat, NotifyType
 
-            plugin = _instantiate(self.url)
+            plugin = _instantiate(self.url, self.app_name)
             if plugin is None:  # checked before start; only `notify` before `check` gets here
                 self.problem = "Apprise cannot use this URL"
                 return
@@ -194,12 +198,13 @@ def mask_url_parts(text: str, url: str, shown: str = "") -> str:
     return text
 
 
-def _instantiate(url: str) -> NotifyBase | None:
+def _instantiate(url: str, app_name: str = "model_name") -> NotifyBase | None:
     """Return Apprise's plugin for a URL, or None when Apprise cannot use it (it logs why)."""
     import apprise
 
     _capture_apprise_log()
-    plugin: NotifyBase | None = apprise.Apprise.instantiate(url.strip())
+    asset = apprise.AppriseAsset(app_id=app_name)
+    plugin: NotifyBase | None = apprise.Apprise.instantiate(url.strip(), asset=asset)
     _APPRISE_LOG.forget(threading.get_ident())
     return plugin
 
