@@ -170,18 +170,15 @@ class Job(abc.ABC, pdt.BaseModel):
         if event not in self.alert_on:
             return
         run = self.mlflow_service.last_run
-        run = None if event == "start" or run is self._run_before else run
+        run = None if event == "start" or run is self._run_before else run  # this job's run
+        uri = self.mlflow_service.tracking_uri
         alert = messages.compose(
             self.KIND,
             event,
             seconds=None if event == "start" else time.monotonic() - self._entered_at,
             metrics=messages.headline(run.metrics, self.HEADLINE_METRICS) if run else None,
             error=error,
-            run_url=messages.run_url(
-                self.mlflow_service.tracking_uri, run.experiment_id, run.run_id
-            )
-            if run
-            else None,
+            run_url=messages.run_url(uri, run.experiment_id, run.run_id) if run else None,
         )
         self.alerts_service.notify(
             alert.title, alert.text, markdown=alert.markdown, severity=alert.severity
