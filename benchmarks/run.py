@@ -20,6 +20,7 @@ import time
 import types
 from pathlib import Path
 
+import bench_alerts
 import bench_cli
 import bench_job
 import bench_metrics
@@ -27,7 +28,7 @@ from harness import BenchmarkError, say
 from report import Row, machine, render_markdown, render_text
 from stores import fresh_store, migrated_template, mlflow_server, sqlite_uri
 
-BENCHMARKS = ("cli", "job", "metrics-sqlite", "metrics-http")
+BENCHMARKS = ("cli", "job", "alerts", "metrics-sqlite", "metrics-http")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -76,12 +77,15 @@ def run(args: argparse.Namespace, scratch: Path) -> list[Row]:
     if "cli" in args.only:
         say("light commands vs python -c pass (console script run from .venv/bin, not uv run)")
         rows += bench_cli.measure(args.repeat)
-    if not {"job", "metrics-sqlite", "metrics-http"} & set(args.only):
+    if not {"job", "alerts", "metrics-sqlite", "metrics-http"} & set(args.only):
         return rows
     template = migrated_template(scratch)
     if "job" in args.only:
         say("no-op job `model_name run check` vs benchmarks/reference_job.py (paired)")
         rows += bench_job.measure(template, scratch / "job", args.repeat)
+    if "alerts" in args.only:
+        say("alert channels: `model_name run check` with 0, 1 and 3 json:// channels")
+        rows += bench_alerts.measure(template, scratch / "alerts", args.repeat)
     service_rounds = 1 if args.quick else 3
     if "metrics-sqlite" in args.only:
         say("metric logging on SQLite")

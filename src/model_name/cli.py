@@ -172,6 +172,7 @@ def run_command(args: argparse.Namespace) -> int:
     job_type = _check_job(args.job)
     configuration = _load_configuration(args)
     if args.dry_run:
+        _check_services(configuration)
         print(f"{PROG}: configuration valid; would run job {args.job} ({job_type.__name__})")
         return EXIT_OK
 
@@ -234,6 +235,13 @@ def _load_configuration(args: argparse.Namespace) -> Configuration:
     from model_name.configuration import load_configuration
 
     return load_configuration(config_files=args.config, overrides=args.overrides)
+
+
+def _check_services(configuration: Configuration) -> None:
+    """Run each service's `check()` (what needs its library: Apprise parses the channel URLs)."""
+    from model_name.containers import check_services, create_container
+
+    check_services(create_container(configuration.settings))
 
 
 def _check_job(kind: str) -> Any:

@@ -196,10 +196,22 @@ def _describe(
             siblings = _fields_at(model, path[len(prefix) : -1])
             lines.append(_unknown(path, origins, siblings))
             continue
-        key = ".".join(path)
-        where = _origin(origins, path)
+        # A list item is named by its index, `alerts.channels[1]`, never by its value.
+        key = ".".join(path[: len(prefix)] + tuple(_keyed(detail["loc"])))
+        where = _origin(origins, tuple(p for p in path if not p.isdigit()))
         lines.append(f"{key} (from {where}): {detail['msg']}")
     return "\n".join(lines)
+
+
+def _keyed(loc: Sequence[int | str]) -> list[str]:
+    """Return a validation error's location as key parts, list indexes as `[i]` suffixes."""
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int) and parts:
+            parts[-1] += f"[{part}]"
+        else:
+            parts.append(str(part))
+    return parts
 
 
 def _unknown(path: KeyPath, origins: Mapping[str, str], valid: Sequence[str]) -> str:

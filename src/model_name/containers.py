@@ -141,16 +141,28 @@ def service_names(container: containers.Container) -> tuple[str, ...]:
     )
 
 
+def check_services(container: containers.Container) -> None:
+    """Run every service's `check()`: what only its library can judge, before anything starts.
+
+    Raises:
+        ConfigurationError: a setting a service's library refuses.
+    """
+    for name in service_names(container):
+        getattr(container, name)().check()
+
+
 def start_services(container: containers.Container) -> None:
     """Check every service, then start them in order; if one fails, stop those already started.
+
+    Every service's `check()` runs first, so a setting only its library can judge (a
+    notification URL) stops everything before anything started.
 
     Raises:
         Exception: the error of the service that failed its check or its start.
     """
+    check_services(container)
     names = service_names(container)
     services = [getattr(container, name)() for name in names]
-    for each in services:
-        each.check()
 
     def report(each: Service, error: BaseException) -> None:
         _log(container, "error", f"{names[services.index(each)]} could not start", error)

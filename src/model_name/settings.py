@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic as pdt
 from pydantic_core import PydanticCustomError
@@ -30,6 +30,13 @@ DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 SECRET_KEY = re.compile(r"(password|passwd|token|secret|credential|api_?key)", re.IGNORECASE)
 """What the last part of a secret setting's key path says (`tracking_token`, a job's `api_key`)."""
 
+SECRET_PATHS = frozenset({("alerts", "channels")})
+"""Whole key paths that hold secrets though their name does not say so: notification URLs embed
+tokens and passwords."""
+
+CHANNEL_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+"""The shape of a notification URL (`scheme://...`, no blanks); Apprise checks the rest."""
+
 
 def is_secret_key(path: str | tuple[str, ...]) -> bool:
     """Say whether a setting holds a secret, by its key path (`mlflow.tracking_token`).
@@ -42,7 +49,22 @@ def is_secret_key(path: str | tuple[str, ...]) -> bool:
         (True, False)
     """
     parts = path.split(".") if isinstance(path, str) else path
+    if tuple(parts) in SECRET_PATHS:
+        return True
     return bool(parts) and SECRET_KEY.search(parts[-1]) is not None
+
+
+def _check_channel(url: pdt.SecretStr) -> pdt.SecretStr:
+    if not CHANNEL_URL.fullmatch(url.get_secret_value().strip()):
+        # Never the URL itself in the message: it is a secret.
+        raise ValueError(
+            "not a notification URL: expected scheme://... (slack://..., mailto://..., json://...)"
+        )
+    return url
+
+
+ChannelUrl = Annotated[pdt.SecretStr, pdt.AfterValidator(_check_channel)]
+"""A notification URL of `alerts.channels`: a secret, shaped `scheme://...`."""
 
 
 class Settings(pdt.BaseModel):
@@ -88,7 +110,7 @@ class LoggerSettings(Settings):
 
 
 class AlertsSettings(Settings):
-    """Desktop notifications for the events of a job.
+    """Desktop notifications and notification channels (chat, e-mail, webhooks) for a job.
 
     Attributes:
         enable: send desktop notifications; when off, alerts are written to the log instead.
@@ -96,11 +118,31 @@ class AlertsSettings(Settings):
         timeout: seconds a notification stays on screen; `None` keeps plyer's default (10 s).
             Only plyer's D-Bus backend (python-dbus) honours it; its `notify-send` backend asks
             for notifications that stay until dismissed.
+        channels: Apprise notification URLs (`slack://...`, `mailto://...`, `json://...`), each
+            sent every alert, whatever `enable` says. Secrets: they embed tokens, so they are
+            masked wherever the configuration is shown or recorded. From the environment or a
+            `--set` flag, several URLs are separated by blanks.
+        timeout_seconds: the most that sending to all channels together may add to a job, per
+            alert; a channel that has not answered by then is logged as failed.
     """
+
+    # An error must not quote a channel URL: it is a secret.
+    model_config = pdt.ConfigDict(hide_input_in_errors=True)
 
     enable: bool = True
     app_name: str = pdt.Field(default="model_name", min_length=1)
     timeout: int | None = pdt.Field(default=None, ge=0, le=3600)
+    channels: list[ChannelUrl] = pdt.Field(default_factory=list)
+    timeout_seconds: float = pdt.Field(default=10.0, gt=0, le=600)
+
+    @pdt.field_validator("channels", mode="before")
+    @classmethod
+    def _split_channels(cls, value: Any) -> Any:
+        # A secret is read as plain text from the environment and flags: blanks separate URLs.
+        if isinstance(value, str | pdt.SecretStr):
+            text = value.get_secret_value() if isinstance(value, pdt.SecretStr) else value
+            return text.split()
+        return value
 
 
 class MlflowSettings(Settings):
@@ -165,7 +207,11 @@ class AppSettings(BaseSettings):
         'demo'
     """
 
-    model_config = SettingsConfigDict(extra="forbid", validate_default=True)
+    model_config = SettingsConfigDict(
+        extra="forbid",
+        validate_default=True,
+        hide_input_in_errors=True,  # values may be secrets (alerts.channels, tokens)
+    )
 
     logger: LoggerSettings = pdt.Field(default_factory=LoggerSettings)
     alerts: AlertsSettings = pdt.Field(default_factory=AlertsSettings)

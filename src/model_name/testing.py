@@ -24,7 +24,7 @@ Example:
     ...     job = container.jobs.my_job()
     ...     with job:
     ...         job.run()
-    ...     assert alerts_service.sent == [("my_job succeeded", "Job my_job completed.")]
+    ...     assert alerts_service.sent[0][0] == "my_job succeeded"
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ except ImportError as missing:  # pragma: no cover - pytest is installed whereve
     ) from missing
 
 from model_name.io.services import AlertsService, LoggerService, MlflowService
+from model_name.io.services.channels import Severity
 
 if TYPE_CHECKING:
     from model_name.containers import Container
@@ -67,10 +68,17 @@ class RecordingAlertsService(AlertsService):
         """The `(title, message)` of every alert so far, in order."""
         return self._sent
 
-    def notify(self, title: str, message: str) -> None:
+    def notify(
+        self,
+        title: str,
+        message: str,
+        *,
+        markdown: str | None = None,
+        severity: Severity = "info",
+    ) -> None:
         """Record the alert, then send it as the base service would."""
         self._sent.append((title, message))
-        super().notify(title, message)
+        super().notify(title, message, markdown=markdown, severity=severity)
 
 
 # --- MLflow ---------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,9 @@ def test_success_sends_a_completion_alert(
     with job:
         job.run()
 
-    assert job.alerts_service.sent == [("echo succeeded", "Job echo completed.")]
+    [(title, message)] = job.alerts_service.sent
+    assert title == "echo succeeded"
+    assert re.fullmatch(r"Job echo completed\. Duration 0\.\d+ s\.", message), message
 
 
 def test_a_failure_is_logged_alerted_and_propagated(
@@ -98,7 +101,9 @@ def test_a_failure_is_logged_alerted_and_propagated(
     with pytest.raises(ValueError, match="bad input"), job:
         job.run()
 
-    assert job.alerts_service.sent == [("echo failed", "ValueError: bad input")]
+    [(title, message)] = job.alerts_service.sent
+    assert title == "echo failed"
+    assert re.fullmatch(r"ValueError: bad input\. Duration 0\.\d+ s\.", message), message
     text = log_text(logger_service)
     assert "Job echo failed: ValueError: bad input" in text
     assert "Traceback" in text and 'raise ValueError("bad input")' in text
@@ -116,9 +121,9 @@ def test_an_interruption_is_alerted_and_propagated(
     with pytest.raises(interruption), job:
         raise interruption
 
-    assert job.alerts_service.sent == [
-        ("echo interrupted", f"Job stopped by {interruption.__name__}.")
-    ]
+    [(title, message)] = job.alerts_service.sent
+    assert title == "echo interrupted"
+    assert message.startswith(f"Job stopped by {interruption.__name__}. Duration "), message
     assert f"Job echo interrupted ({interruption.__name__})" in log_text(logger_service)
 
 

@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import abc
+import time
 import types
 from typing import Any, ClassVar, Literal, Self
 
@@ -34,6 +35,7 @@ import pydantic as pdt
 
 from model_name.io.services import (
     AlertsService,
+    EndedRun,
     LoggerService,
     MlflowService,
     RunConfig,
@@ -41,6 +43,7 @@ from model_name.io.services import (
     start_all,
     stop_all,
 )
+from model_name.jobs import messages
 
 Locals = dict[str, Any]
 """What `Job.run` returns: conventionally `locals()`, so tests can inspect every intermediate."""
@@ -67,6 +70,7 @@ class Job(abc.ABC, pdt.BaseModel):
 
     Attributes:
         KIND: the job's name on the command line and in `containers.yaml` (`jobs.<KIND>`).
+        HEADLINE_METRICS: the metrics its alerts show (their last values in the job's run).
         logger_service: the logging service; started first, stopped last.
         alerts_service: the desktop notifications service.
         mlflow_service: the MLflow tracking service.
@@ -77,6 +81,7 @@ class Job(abc.ABC, pdt.BaseModel):
     model_config = pdt.ConfigDict(extra="forbid", validate_assignment=True)
 
     KIND: ClassVar[str]
+    HEADLINE_METRICS: ClassVar[tuple[str, ...]] = ()
 
     logger_service: LoggerService = pdt.Field(default_factory=LoggerService)
     alerts_service: AlertsService = pdt.Field(default_factory=AlertsService)
@@ -85,6 +90,8 @@ class Job(abc.ABC, pdt.BaseModel):
     configuration: dict[str, Any] = pdt.Field(default_factory=dict, repr=False)
 
     _started: list[Service] = pdt.PrivateAttr(default_factory=list)
+    _entered_at: float = pdt.PrivateAttr(default=0.0)
+    _run_before: EndedRun | None = pdt.PrivateAttr(default=None)
 
     @abc.abstractmethod
     def run(self) -> Locals:
@@ -128,13 +135,15 @@ class Job(abc.ABC, pdt.BaseModel):
 
     def __enter__(self) -> Self:
         """Start the services that are not running yet, logger first, and log each one."""
+        self._entered_at = time.monotonic()
+        self._run_before = self.mlflow_service.last_run  # a run ended later is this job's
         services = self.services()
         self._started = start_all(services)
         for service in services:
             state = "started" if service in self._started else "already running"
             self.logger_service.logger().debug("{} {}", type(service).__name__, state)
         self.logger_service.logger().info("Job {} starting", self.KIND)
-        self._alert("start", f"{self.KIND} started", f"Job {self.KIND} is running.")
+        self._alert("start")
         return self
 
     def __exit__(
@@ -151,23 +160,38 @@ class Job(abc.ABC, pdt.BaseModel):
         logger = self.logger_service.logger()
         if exc_value is None:
             logger.success("Job {} succeeded", self.KIND)
-            self._alert("success", f"{self.KIND} succeeded", f"Job {self.KIND} completed.")
+            self._alert("success")
         elif isinstance(exc_value, KeyboardInterrupt):
             reason = type(exc_value).__name__
             logger.warning("Job {} interrupted ({})", self.KIND, reason)
-            self._alert("interrupted", f"{self.KIND} interrupted", f"Job stopped by {reason}.")
+            self._alert("interrupted", exc_value)
         else:
             summary = f"{type(exc_value).__name__}: {exc_value}"
             logger.opt(exception=(exc_type, exc_value, exc_traceback)).error(
                 "Job {} failed: {}", self.KIND, summary
             )
-            self._alert("failure", f"{self.KIND} failed", summary)
+            self._alert("failure", exc_value)
         self._stop_started(failing=exc_value is not None)
         return False
 
-    def _alert(self, event: AlertEvent, title: str, message: str) -> None:
-        if event in self.alert_on:
-            self.alerts_service.notify(title, message)
+    def _alert(self, event: AlertEvent, error: BaseException | None = None) -> None:
+        """Send the alert of a moment: outcome, duration, headline metrics, link to the run."""
+        if event not in self.alert_on:
+            return
+        run = self.mlflow_service.last_run
+        run = None if event == "start" or run is self._run_before else run  # this job's run
+        uri = self.mlflow_service.tracking_uri
+        alert = messages.compose(
+            self.KIND,
+            event,
+            seconds=None if event == "start" else time.monotonic() - self._entered_at,
+            metrics=messages.headline(run.metrics, self.HEADLINE_METRICS) if run else None,
+            error=error,
+            run_url=messages.run_url(uri, run.experiment_id, run.run_id) if run else None,
+        )
+        self.alerts_service.notify(
+            alert.title, alert.text, markdown=alert.markdown, severity=alert.severity
+        )
 
     def _stop_started(self, *, failing: bool) -> None:
         """Stop the services this job started, in reverse order, attempting every one.

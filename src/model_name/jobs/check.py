@@ -22,6 +22,7 @@ class CheckJob(Job):
     """
 
     KIND = "check"
+    HEADLINE_METRICS = ("heartbeat",)
 
     hold_seconds: float = pdt.Field(default=0.0, ge=0.0, le=86_400.0)
     fail: bool = False

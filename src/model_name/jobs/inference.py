@@ -35,6 +35,7 @@ class InferenceJob(Job):
     """
 
     KIND = "inference"
+    HEADLINE_METRICS = ("n_predictions",)
 
     alias: Alias | None = "champion"
     version: int | None = pdt.Field(default=None, ge=1)

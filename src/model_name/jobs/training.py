@@ -54,6 +54,7 @@ class TrainingJob(Job):
     """
 
     KIND = "training"
+    HEADLINE_METRICS = ("rmse", "r2")
 
     inputs: TablePath | None = None
     target: str = pdt.Field(default=datasets.SAMPLE_TARGET, min_length=1)

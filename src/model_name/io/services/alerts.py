@@ -1,7 +1,9 @@
-"""The alerts service: desktop notifications through plyer, or the log when they cannot work.
+"""The alerts service: desktop notifications (or the log), and chat, e-mail and webhook channels.
 
-On Linux, whether a notification can be delivered is checked once, at start, on D-Bus: plyer
-itself cannot tell (its `notify-send` backend ignores failures).
+Desktop notifications go through plyer, or to the log when they cannot work. On Linux, whether a
+notification can be delivered is checked once, at start, on D-Bus: plyer itself cannot tell (its
+`notify-send` backend ignores failures). Channels are sent by `model_name.io.services.channels`,
+bounded by `timeout_seconds`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import pydantic as pdt
 
 from model_name.io.services.base import Service
+from model_name.io.services.channels import Severity, check_channels, send_to_channels
 from model_name.io.services.logger import LoggerService
 from model_name.settings import AlertsSettings
 
@@ -31,8 +34,11 @@ class AlertsService(Service, AlertsSettings):
     answers (checked with `dbus-send` when it is installed). plyer itself cannot tell: its
     `notify-send` backend ignores failures. Where nothing works (a server, a container, CI), or
     when plyer raises, alerts go to the log instead, and the first one says why, once.
-    With `enable=False` alerts go to the log at INFO. `notify()` never raises, and works before
-    `start()` too: it checks the backend on first use, as `start()` would.
+    With `enable=False` alerts go to the log at INFO. Each URL of `channels` is sent every
+    alert as well (whatever `enable` says, started or not), all at once, within
+    `timeout_seconds`; a failed channel is logged as a warning naming its index and Apprise's
+    privacy form of its URL, with the reason. `notify()` never raises, and works before
+    `start()` too: it checks the desktop backend on first use, as `start()` would.
 
     Attributes:
         logger_service: where alerts go when they cannot be delivered.
@@ -60,6 +66,14 @@ class AlertsService(Service, AlertsSettings):
             self._probed = True
         return self._problem
 
+    def check(self) -> None:
+        """Check that Apprise can use every channel URL (without sending anything).
+
+        Raises:
+            ConfigurationError: a URL Apprise cannot use, named by its index, never quoted.
+        """
+        check_channels(self._channel_urls())
+
     def start(self) -> None:
         """Find out whether desktop notifications can be delivered here."""
         if self._running:
@@ -73,15 +87,29 @@ class AlertsService(Service, AlertsSettings):
         self._running = False
         self._probed = False
 
-    def notify(self, title: str, message: str) -> None:
+    def notify(
+        self,
+        title: str,
+        message: str,
+        *,
+        markdown: str | None = None,
+        severity: Severity = "info",
+    ) -> None:
         """Send a notification, or log it when notifications are off or cannot be delivered.
 
+        Then send it to every channel, within `timeout_seconds` for all of them together.
         Never raises: an alert must not break the job it reports on.
 
         Args:
             title: the notification's summary line.
-            message: the notification's body.
+            message: the notification's body, plain text (the desktop and the log show it).
+            markdown: the body in Markdown for the channels; None sends them `message`.
+            severity: the alert's kind: `info`, `success`, `warning` or `failure`.
         """
+        self._notify_desktop(title, message)
+        self._notify_channels(title, message, markdown, severity)
+
+    def _notify_desktop(self, title: str, message: str) -> None:
         try:
             problem = self.problem
             if problem is None:
@@ -98,6 +126,39 @@ class AlertsService(Service, AlertsSettings):
             logger.info("Alert: {}: {}", title, message)
         except Exception:  # pragma: no cover - the log itself failed: nothing left to tell
             return
+
+    def _notify_channels(
+        self, title: str, message: str, markdown: str | None, severity: Severity
+    ) -> None:
+        urls = self._channel_urls()
+        if not urls:
+            return
+        try:
+            deliveries = send_to_channels(
+                urls,
+                title,
+                message if markdown is None else markdown,
+                markdown=markdown is not None,
+                severity=severity,
+                timeout=self.timeout_seconds,
+                app_name=self.app_name,
+            )
+            logger = self.logger_service.logger()
+            for delivery in deliveries:
+                if delivery.problem is not None:
+                    logger.warning(
+                        "alerts: channel {} ({}) failed: {}",
+                        delivery.index,
+                        delivery.channel,
+                        delivery.problem,
+                    )
+        except Exception as error:  # pragma: no cover - Apprise itself broke: log, never raise
+            self.logger_service.logger().warning(
+                "alerts: the channels failed: {}", type(error).__name__
+            )
+
+    def _channel_urls(self) -> list[str]:
+        return [url.get_secret_value() for url in self.channels]
 
     def _send(self, title: str, message: str) -> None:
         import warnings

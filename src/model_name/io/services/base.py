@@ -33,13 +33,14 @@ class Service(abc.ABC, pdt.BaseModel):
         return self._running
 
     def check(self) -> None:
-        """Validate what only the service's own library can check, before any service starts.
+        """Validate what needs the service's library, before any service starts.
 
-        Called on every service before the first one starts, so a mistake found here leaves
-        nothing to undo. Does nothing by default.
+        The settings validators check what is cheap; what needs a heavy library (Apprise
+        parsing a notification URL) is checked here, so that a bad value stops the command
+        before anything started. Does nothing unless a service overrides it.
 
         Raises:
-            ConfigurationError: a setting the library refuses.
+            ConfigurationError: a setting the library cannot use.
         """
 
     @abc.abstractmethod

@@ -50,6 +50,24 @@ class RunConfig(pdt.BaseModel):
     config: dict[str, Any] | None = None
 
 
+class EndedRun(pdt.BaseModel):
+    """A run `MlflowService.run_context` ended: what an alert about it says.
+
+    Attributes:
+        run_id: the run's id.
+        experiment_id: its experiment's id.
+        status: how it ended: `FINISHED`, `FAILED` or `KILLED`.
+        metrics: the last value of each metric logged with `MlflowService.log_metrics`.
+    """
+
+    model_config = pdt.ConfigDict(frozen=True)
+
+    run_id: str
+    experiment_id: str
+    status: str
+    metrics: dict[str, float] = pdt.Field(default_factory=dict)
+
+
 def run_record_tags() -> dict[str, str]:
     """Return the tags that record where a run comes from: version, command, host, git checkout.
 

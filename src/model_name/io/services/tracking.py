@@ -19,7 +19,7 @@ import pydantic as pdt
 from model_name.io.services import records
 from model_name.io.services.base import Service, _loguru
 from model_name.io.services.logger import LoggerService
-from model_name.io.services.records import config_yaml, run_record_tags
+from model_name.io.services.records import EndedRun, config_yaml, run_record_tags
 from model_name.io.services.stores import initialize_sqlite_store
 from model_name.io.services.tracking_state import (
     MLFLOW_HTTP_DEFAULTS,
@@ -80,6 +80,13 @@ class MlflowService(Service, MlflowSettings):
     _buffer: list[tuple[str, Metric]] = pdt.PrivateAttr(default_factory=list)
     _last_flush: float = pdt.PrivateAttr(default_factory=time.monotonic)
     _batch_client: MlflowClient | None = pdt.PrivateAttr(default=None)
+    _run_metrics: dict[str, dict[str, float]] = pdt.PrivateAttr(default_factory=dict)
+    _last_run: EndedRun | None = pdt.PrivateAttr(default=None)
+
+    @property
+    def last_run(self) -> EndedRun | None:
+        """The last run `run_context` ended (id, experiment, status, last metric values), if any."""
+        return self._last_run
 
     def start(self) -> None:
         """Set MLflow's URIs, experiment, autologging and credentials.
@@ -232,6 +239,10 @@ class MlflowService(Service, MlflowSettings):
             (run_id, Metric(key, float(value), timestamp, step or 0))
             for key, value in metrics.items()
         )
+        # the last values, for the alert that reports the run
+        self._run_metrics.setdefault(run_id, {}).update(
+            (key, float(value)) for key, value in metrics.items()
+        )
         if (
             len(self._buffer) >= self.metrics_flush_size
             or time.monotonic() - self._last_flush >= self.metrics_flush_seconds
@@ -296,6 +307,10 @@ class MlflowService(Service, MlflowSettings):
             lambda: mlflow.log_artifacts(str(log_folder), run_id=run_id),
         )
         shutil.rmtree(log_folder, ignore_errors=True)
+        metrics = self._run_metrics.pop(run_id, {})
+        self._last_run = EndedRun(
+            run_id=run_id, experiment_id=run.info.experiment_id, status=status, metrics=metrics
+        )
         _end_runs_above(run_id)  # runs opened inside and left open end first, FAILED
         mlflow.end_run(status)
 
