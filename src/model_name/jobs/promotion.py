@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pydantic as pdt
 
-from model_name.errors import ModelNotFoundError
+from model_name import gates
+from model_name.errors import GateFailedError, ModelNotFoundError
 from model_name.io import registries
 from model_name.io.registries import Alias
 from model_name.jobs.base import Job, Locals
+
+if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion
 
 
 class PromotionJob(Job):
@@ -17,17 +23,22 @@ class PromotionJob(Job):
     latest version when `version` is not set, moving the alias away from the version that had it.
     The promotion is tracked as an MLflow run whose parameters say which model, alias and version
     were promoted and which version had the alias before. A model or version that does not exist
-    fails the job (and its run) with a `ValueError` that names them and lists what exists.
+    fails the job (and its run) with a `ModelNotFoundError` that names them and lists what exists.
+    With `require_evaluation`, a version whose latest evaluation (the `evaluation` job) did not
+    pass is refused with a `GateFailedError` (exit 1) and the alias does not move.
 
     Attributes:
         alias: the alias to move: letters, digits, `_` and `-`; `latest` and `v<N>` are reserved.
         version: the version to promote (1 or more); `None` promotes the latest version.
+        require_evaluation: refuse a version that has no passed evaluation (off by default, so
+            that training then promotion works without the evaluation job).
     """
 
     KIND = "promotion"
 
     alias: Alias = "champion"
     version: int | None = pdt.Field(default=None, ge=1)
+    require_evaluation: bool = False
 
     def run(self) -> Locals:
         """Move the alias in a tracked run and return locals()."""
@@ -45,6 +56,8 @@ class PromotionJob(Job):
                 raise ModelNotFoundError(
                     f"cannot promote {wanted} of model '{name}' to '{self.alias}': {error}"
                 ) from error
+            if self.require_evaluation:
+                require_passed_evaluation(client.get_model_version(name, str(target.version)))
             previous = registries.registered_model(client, name).aliases.get(self.alias)
             promoted = registries.set_alias(client, name, self.alias, int(target.version))
             mlflow.log_params(
@@ -54,6 +67,7 @@ class PromotionJob(Job):
                     "version": promoted.version,
                     "previous_version": previous or "none",
                     "model_uri": registries.model_uri(name, alias=self.alias),
+                    "require_evaluation": self.require_evaluation,
                 }
             )
             logger.info(
@@ -64,3 +78,29 @@ class PromotionJob(Job):
                 previous or "none",
             )
         return locals()
+
+
+def require_passed_evaluation(version: ModelVersion) -> None:
+    """Refuse a model version whose latest evaluation did not pass.
+
+    Args:
+        version: the version about to be promoted, with its tags.
+
+    Raises:
+        GateFailedError: the version was never evaluated, or its evaluation failed.
+    """
+    tags = dict(version.tags or {})
+    verdict = tags.get(gates.VERDICT_TAG)
+    if verdict == gates.PASSED:
+        return
+    described = f"version {version.version} of '{version.name}'"
+    rerun = f"run: model_name run evaluation --set jobs.evaluation.version={version.version}"
+    if verdict is None:
+        raise GateFailedError(
+            f"cannot promote {described}: it has no evaluation (no {gates.VERDICT_TAG} tag); "
+            f"{rerun}"
+        )
+    raise GateFailedError(
+        f"cannot promote {described}: its evaluation {verdict} "
+        f"(run {tags.get(gates.RUN_TAG, 'unknown')}: {tags.get(gates.REASON_TAG, 'no reason')})"
+    )
