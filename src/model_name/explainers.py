@@ -101,6 +101,7 @@ def explain(model: Any, sample: pd.DataFrame, background: pd.DataFrame) -> Expla
     """
     import numpy as np
     import shap  # type: ignore[import-untyped, unused-ignore]
+    from sklearn.pipeline import Pipeline
 
     columns = list(sample.columns)
     preprocess, final = split_pipeline(model, columns)
@@ -120,9 +121,10 @@ def explain(model: Any, sample: pd.DataFrame, background: pd.DataFrame) -> Expla
     else:
         masker = shap.maskers.Independent(background, max_samples=len(background))
         predict = model.predict
-        raw = shap.PermutationExplainer(predict, masker, seed=0)(sample)
-        through = "pipeline" if final is None else "estimator"
-        estimator = type(model[-1] if final is None else model).__name__
+        raw = shap.PermutationExplainer(predict, masker, seed=0)(sample, silent=True)
+        whole = isinstance(model, Pipeline)
+        through = "pipeline" if whole else "estimator"
+        estimator = type(model[-1] if whole else model).__name__
     values = shap.Explanation(
         values=np.asarray(raw.values, dtype="float64"),
         base_values=np.asarray(raw.base_values, dtype="float64"),
@@ -171,7 +173,7 @@ def beeswarm_figure(explained: Explained, max_display: int = 10) -> Figure:
     import shap  # type: ignore[import-untyped, unused-ignore]
 
     shown = min(max_display, len(explained.values.feature_names))
-    figure = _figure(8.0, 1.5 + 0.45 * shown)
+    figure = _figure(8.0, max(4.0, 1.5 + 0.45 * shown))
     axes = figure.add_subplot()
     shap.plots.beeswarm(
         explained.values, max_display=max_display, ax=axes, show=False, plot_size=None
@@ -188,7 +190,7 @@ def bar_figure(table: pd.DataFrame, explainer: str) -> Figure:
         table: the importance table (`importance`).
         explainer: the explainer's kind, for the title.
     """
-    figure = _figure(7.0, 1.5 + 0.35 * len(table))
+    figure = _figure(7.0, max(3.5, 1.5 + 0.35 * len(table)))
     axes = figure.add_subplot()
     ordered = table.iloc[::-1]  # barh draws from the bottom up
     axes.barh(ordered["feature"], ordered["mean_abs_shap"], color="#1E88E5")
