@@ -198,3 +198,39 @@ def test_bad_thresholds_are_refused_when_the_job_is_built(
 ) -> None:
     with pytest.raises(pdt.ValidationError, match=wrong):
         EvaluationJob(thresholds=thresholds)
+
+
+def test_a_failed_gate_exits_1_with_one_line_naming_the_check(
+    tracking_uri: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from model_name.cli import main
+
+    def run(job: str, *settings: str) -> int:
+        flags = ["--set", f"mlflow.tracking_uri={tracking_uri}", "--set", "alerts.enable=false"]
+        for setting in settings:
+            flags += ["--set", setting]
+        return main(["run", job, *flags])
+
+    # given a useless model trained from the command line
+    assert run("training", f"jobs.training.alpha={USELESS_ALPHA}") == 0
+    capsys.readouterr()
+
+    # when it is evaluated, then promoted with the gate on
+    evaluated = run("evaluation", "jobs.evaluation.plots=false")
+    evaluation_errors = capsys.readouterr().err.splitlines()
+    promoted = run("promotion", "jobs.promotion.require_evaluation=true")
+    promotion_errors = capsys.readouterr().err.splitlines()
+
+    # then each exits 1 with one error line saying why
+    assert (evaluated, promoted) == (1, 1)
+    (line,) = [line for line in evaluation_errors if line.startswith("model_name: error:")]
+    assert re.fullmatch(
+        r"model_name: error: job evaluation failed: GateFailedError: version 1 of 'model_name' "
+        r"failed its evaluation: r2 -?0\.\d\d < 0\.40; rmse \d+\.\d\d > 60\.00",
+        line,
+    )
+    (line,) = [line for line in promotion_errors if line.startswith("model_name: error:")]
+    assert line.startswith(
+        "model_name: error: job promotion failed: GateFailedError: "
+        "cannot promote version 1 of 'model_name': its evaluation failed (run "
+    )
