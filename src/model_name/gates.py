@@ -220,3 +220,21 @@ def reason(checks: list[Check]) -> str:
     if failed:
         return "; ".join(failed)
     return f"all {len(checks)} checks passed"
+
+
+def gate_params(
+    thresholds: Mapping[Metric, Bound], margins: Mapping[Metric, float]
+) -> dict[str, float]:
+    """Return the gate's settings as run parameters: `threshold.r2.min`, `margin.rmse`, ...
+
+    Example:
+        >>> gate_params({"r2": Bound(min=0.4)}, {"rmse": 1.0})
+        {'threshold.r2.min': 0.4, 'margin.rmse': 1.0}
+    """
+    params: dict[str, float] = {}
+    for metric, bound in thresholds.items():
+        for side, limit in (("min", bound.min), ("max", bound.max)):
+            if limit is not None:
+                params[f"threshold.{metric}.{side}"] = limit
+    params.update({f"margin.{metric}": margin for metric, margin in margins.items()})
+    return params

@@ -62,6 +62,13 @@ def test_a_good_version_passes_on_its_held_out_split_and_is_tagged(
     )
     assert run.data.tags["model_name.verdict"] == "passed"
     assert run.data.metrics["gate_passed"] == 1.0
+    gate = {key: value for key, value in run.data.params.items() if "." in key}
+    assert gate == {
+        "threshold.r2.min": "0.4",
+        "threshold.rmse.max": "60.0",
+        "margin.r2": "0.02",
+        "margin.rmse": "1.0",
+    }
     # and the version says it passed, by which run, and why
     tags = version_tags(mlflow_service, 1)
     assert tags["model_name.evaluation.status"] == "passed"
@@ -182,6 +189,24 @@ def test_without_a_table_nor_a_training_run_the_job_says_what_to_set(
     job = EvaluationJob(**services)
     with pytest.raises(JobError, match=r"no training run with .* jobs\.evaluation\.inputs"), job:
         job.run()
+
+
+def test_a_training_table_that_moved_away_is_named(
+    services: dict[str, Any], tmp_path: Path
+) -> None:
+    # given a version trained on a CSV that was since removed
+    table = datasets.write_table(datasets.load_sample(), tmp_path / "train.csv")
+    train(services, inputs=table)
+    table.unlink()
+
+    # when its held-out split is needed
+    job = EvaluationJob(**services)
+    moved = r"the training table '.*train\.csv' of version 1"
+    with pytest.raises(JobError, match=moved) as caught, job:
+        job.run()
+
+    # then the error says what to set instead
+    assert str(caught.value).endswith("give an evaluation table with jobs.evaluation.inputs")
 
 
 @pytest.mark.parametrize(

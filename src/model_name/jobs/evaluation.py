@@ -103,6 +103,7 @@ class EvaluationJob(Job):
                     "n_rows": len(frame),
                     "champion_alias": self.champion_alias or "none",
                     "champion_version": champion.version if champion else "none",
+                    **gates.gate_params(self.thresholds, self.champion_margins),
                 }
             )
             mlflow.set_tag("model_name.evaluated_version", number)
@@ -257,7 +258,8 @@ def held_out_split(
         The held-out rows (features and target), the target column and the table's source.
 
     Raises:
-        JobError: the run did not log the parameters the split needs.
+        JobError: the run did not log the parameters the split needs, its table is not found,
+            or the table no longer gives the training run's number of held-out rows.
     """
     from pathlib import Path
 
@@ -271,8 +273,16 @@ def held_out_split(
             "give an evaluation table with jobs.evaluation.inputs"
         )
     source, target = params["inputs"], params["target"]
-    sample = source == "sklearn.datasets.load_diabetes"
-    frame = datasets.load_sample() if sample else datasets.read_table(Path(source))
+    if source == "sklearn.datasets.load_diabetes":
+        frame = datasets.load_sample()
+    elif Path(source).is_file():
+        frame = datasets.read_table(Path(source))
+    else:  # a relative path, seen from another folder, or a file since moved
+        raise JobError(
+            f"the training table '{source}' of version {evaluated.version} of "
+            f"'{evaluated.name}' is not found from {Path.cwd()}; "
+            "give an evaluation table with jobs.evaluation.inputs"
+        )
     features = datasets.numeric_features(frame.drop(columns=[target]))
     _, x_test, _, y_test = train_test_split(
         features,
@@ -280,5 +290,11 @@ def held_out_split(
         test_size=float(params["test_size"]),
         random_state=int(params["random_state"]),
     )
+    if "n_test" in params and str(len(x_test)) != params["n_test"]:
+        raise JobError(
+            f"the table '{source}' has changed since version {evaluated.version} was trained: "
+            f"its held-out split has {len(x_test)} rows, the training run's had "
+            f"{params['n_test']}; give an evaluation table with jobs.evaluation.inputs"
+        )
     held_out = x_test.assign(**{target: y_test})
     return held_out, target, f"held-out split of {source} (test_size={params['test_size']})"
