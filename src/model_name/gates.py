@@ -3,7 +3,8 @@
 The evaluation job scores a model version with `mlflow.models.evaluate`, then asks this module
 whether the scores pass: each threshold (`r2 >= 0.40`, `rmse <= 60`) is one `Check`, and so is
 each comparison with the champion (`r2 0.42 >= champion 0.45 - 0.05`). The verdict is written on
-the model version as tags (`VERDICT_TAG`, `RUN_TAG`, `REASON_TAG`), which the promotion job reads
+the model version as tags (`VERDICT_TAG`, `RUN_TAG`, `REASON_TAG`, `COMPARED_TAG`), which the
+promotion job reads
 when `require_evaluation` is on. Nothing here imports MLflow: the module is cheap to import.
 
 Example:
@@ -44,6 +45,10 @@ RUN_TAG = "model_name.evaluation.run_id"
 
 REASON_TAG = "model_name.evaluation.reason"
 """The model version tag saying why: the failed checks, or how many checks passed."""
+
+COMPARED_TAG = "model_name.evaluation.compared_with"
+"""The model version tag naming the champion it was compared with: `champion@3`, `none` (there
+was no other champion) or `disabled` (the evaluation compared with no champion by configuration)."""
 
 PASSED = "passed"
 FAILED = "failed"
@@ -212,6 +217,24 @@ def gate_scores(metrics: Mapping[str, float], prefix: str = "") -> dict[str, flo
         for short, long in MLFLOW_METRICS.items()
         if prefix + long in metrics
     }
+
+
+def compared_with(alias: str | None, version: str | None) -> str:
+    """Return the value of `COMPARED_TAG`: `champion@3`, `none` or `disabled`.
+
+    Args:
+        alias: the champion alias of the evaluation; `None` when comparisons are off.
+        version: the version it pointed at, when it was another version; else `None`.
+
+    Example:
+        >>> compared_with("champion", "3"), compared_with("champion", None)
+        ('champion@3', 'none')
+        >>> compared_with(None, None)
+        'disabled'
+    """
+    if alias is None:
+        return "disabled"
+    return "none" if version is None else f"{alias}@{version}"
 
 
 def reason(checks: list[Check]) -> str:

@@ -167,6 +167,37 @@ def test_a_passed_version_is_promoted_by_the_gated_promotion(
     assert mlflow_service.client().get_registered_model("model_name").aliases == {"champion": 1}
 
 
+def test_a_verdict_given_before_the_champion_changed_must_be_renewed(
+    services: dict[str, Any], mlflow_service: MlflowService
+) -> None:
+    # given versions 1 and 2 both passed while there was no champion, then 1 promoted
+    for _ in range(2):
+        train(services)
+        with EvaluationJob(plots=False, **services) as job:
+            job.run()
+    with PromotionJob(version=1, require_evaluation=True, **services) as promotion:
+        promotion.run()
+
+    # when version 2 is promoted with the gate on
+    gated = PromotionJob(version=2, require_evaluation=True, **services)
+    with pytest.raises(GateFailedError) as caught, gated:
+        gated.run()
+
+    # then it is refused: its verdict never compared it with the champion it would replace
+    assert str(caught.value) == (
+        "cannot promote version 2 of 'model_name': its evaluation compared it with none, "
+        "but 'champion' is now version 1; "
+        "run: model_name run evaluation --set jobs.evaluation.version=2"
+    )
+    # and once evaluated against version 1 (the same model: not worse), it is promoted
+    with EvaluationJob(version=2, plots=False, **services) as job:
+        job.run()
+    assert version_tags(mlflow_service, 2)["model_name.evaluation.compared_with"] == "champion@1"
+    with PromotionJob(version=2, require_evaluation=True, **services) as promotion:
+        promotion.run()
+    assert mlflow_service.client().get_registered_model("model_name").aliases == {"champion": 2}
+
+
 def test_an_evaluation_table_is_used_when_given(
     services: dict[str, Any], registered_model: str, runs_of: RunsOf, tmp_path: Path
 ) -> None:

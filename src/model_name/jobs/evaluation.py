@@ -131,7 +131,16 @@ class EvaluationJob(Job):
             verdict = gates.PASSED if all(check.passed for check in checks) else gates.FAILED
             why = gates.reason(checks)
             self._record(
-                client, evaluated, run_id=run.info.run_id, verdict=verdict, why=why, checks=checks
+                client,
+                evaluated,
+                run_id=run.info.run_id,
+                verdict=verdict,
+                why=why,
+                checks=checks,
+                compared=gates.compared_with(
+                    self.champion_alias if self.champion_margins else None,
+                    str(champion.version) if champion else None,
+                ),
             )
             for check in checks:
                 logger.info("{} {}", "PASS" if check.passed else "FAIL", check.summary)
@@ -215,6 +224,7 @@ class EvaluationJob(Job):
         verdict: str,
         why: str,
         checks: list[gates.Check],
+        compared: str,
     ) -> None:
         """Write the verdict on the run (tags, metrics, JSON) and on the model version (tags)."""
         import mlflow
@@ -238,6 +248,7 @@ class EvaluationJob(Job):
             (gates.VERDICT_TAG, verdict),
             (gates.RUN_TAG, run_id),
             (gates.REASON_TAG, why),
+            (gates.COMPARED_TAG, compared),
         ):
             client.set_model_version_tag(evaluated.name, str(evaluated.version), key, value)
 

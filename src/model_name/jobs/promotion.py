@@ -25,7 +25,8 @@ class PromotionJob(Job):
     were promoted and which version had the alias before. A model or version that does not exist
     fails the job (and its run) with a `ModelNotFoundError` that names them and lists what exists.
     With `require_evaluation`, a version whose latest evaluation (the `evaluation` job) did not
-    pass is refused with a `GateFailedError` (exit 1) and the alias does not move.
+    pass is refused with a `GateFailedError` (exit 1) and the alias does not move; so is one
+    whose evaluation compared it with another holder of the alias than the current one.
 
     Attributes:
         alias: the alias to move: letters, digits, `_` and `-`; `latest` and `v<N>` are reserved.
@@ -56,9 +57,11 @@ class PromotionJob(Job):
                 raise ModelNotFoundError(
                     f"cannot promote {wanted} of model '{name}' to '{self.alias}': {error}"
                 ) from error
-            if self.require_evaluation:
-                require_passed_evaluation(client.get_model_version(name, str(target.version)))
             previous = registries.registered_model(client, name).aliases.get(self.alias)
+            if self.require_evaluation:
+                candidate = client.get_model_version(name, str(target.version))
+                require_passed_evaluation(candidate)
+                require_current_comparison(candidate, self.alias, previous)
             promoted = registries.set_alias(client, name, self.alias, int(target.version))
             mlflow.log_params(
                 {
@@ -103,4 +106,31 @@ def require_passed_evaluation(version: ModelVersion) -> None:
     raise GateFailedError(
         f"cannot promote {described}: its evaluation {verdict} "
         f"(run {tags.get(gates.RUN_TAG, 'unknown')}: {tags.get(gates.REASON_TAG, 'no reason')})"
+    )
+
+
+def require_current_comparison(version: ModelVersion, alias: str, holder: str | None) -> None:
+    """Refuse a version whose passed evaluation compared it with another holder of the alias.
+
+    A version evaluated when `champion` was version 3 (or when there was none) was not compared
+    with version 4, promoted since: its verdict says nothing about replacing version 4. An
+    evaluation that compared with no champion by configuration (`disabled`) is accepted.
+
+    Args:
+        version: the version about to be promoted, with its tags.
+        alias: the alias being moved.
+        holder: the version the alias points at now (`None`: no version).
+
+    Raises:
+        GateFailedError: the evaluation compared with another version than `holder`.
+    """
+    if holder is None or holder == str(version.version):
+        return
+    compared = dict(version.tags or {}).get(gates.COMPARED_TAG, "none")
+    if compared in ("disabled", f"{alias}@{holder}"):
+        return
+    raise GateFailedError(
+        f"cannot promote version {version.version} of '{version.name}': its evaluation compared "
+        f"it with {compared}, but '{alias}' is now version {holder}; "
+        f"run: model_name run evaluation --set jobs.evaluation.version={version.version}"
     )
