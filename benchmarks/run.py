@@ -22,13 +22,14 @@ from pathlib import Path
 
 import bench_alerts
 import bench_cli
+import bench_gate
 import bench_job
 import bench_metrics
 from harness import BenchmarkError, say
 from report import Row, machine, render_markdown, render_text
 from stores import fresh_store, migrated_template, mlflow_server, sqlite_uri
 
-BENCHMARKS = ("cli", "job", "alerts", "metrics-sqlite", "metrics-http")
+BENCHMARKS = ("cli", "job", "alerts", "metrics-sqlite", "metrics-http", "gate")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace, scratch: Path) -> list[Row]:
     if "cli" in args.only:
         say("light commands vs python -c pass (console script run from .venv/bin, not uv run)")
         rows += bench_cli.measure(args.repeat)
-    if not {"job", "alerts", "metrics-sqlite", "metrics-http"} & set(args.only):
+    if not {"job", "alerts", "metrics-sqlite", "metrics-http", "gate"} & set(args.only):
         return rows
     template = migrated_template(scratch)
     if "job" in args.only:
@@ -99,6 +100,9 @@ def run(args: argparse.Namespace, scratch: Path) -> list[Row]:
         with mlflow_server(template, scratch / "metrics-http") as url:
             plan = bench_metrics.Plan("HTTP", url, 1000, args.naive_steps_http, service_rounds, 100)
             rows += bench_metrics.measure(plan, timeout=600)
+    if "gate" in args.only:
+        say("evaluation and explanations jobs on the diabetes set (after one training)")
+        rows += bench_gate.measure(template, scratch / "gate", min(args.repeat, 3))
     return rows
 
 

@@ -57,7 +57,14 @@ def test_config_show_prints_valid_yaml_with_secrets_masked(
     shown = yaml.safe_load(out)
     assert shown["mlflow"]["tracking_token"] == "**********"
     assert shown["logger"]["level"] == "INFO"
-    assert set(shown["jobs"]) == {"training", "promotion", "inference", "check"}
+    assert set(shown["jobs"]) == {
+        "training",
+        "evaluation",
+        "promotion",
+        "inference",
+        "explanations",
+        "check",
+    }
 
 
 def test_config_show_sources_says_where_each_value_came_from(

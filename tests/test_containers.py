@@ -103,7 +103,14 @@ def test_job_sections_given_in_python_are_validated_too(settings: AppSettings) -
 
 def test_every_registered_job_has_a_factory(container: Container) -> None:
     assert isinstance(container.jobs.training(), TrainingJob)
-    assert set(container.jobs.providers) == {"training", "promotion", "inference", "check"}
+    assert set(container.jobs.providers) == {
+        "training",
+        "evaluation",
+        "promotion",
+        "inference",
+        "explanations",
+        "check",
+    }
 
 
 def test_a_service_swapped_with_one_line_is_started_stopped_and_used(container: Container) -> None:

@@ -26,7 +26,14 @@ def test_the_schema_covers_the_services_and_every_job(capsys: pytest.CaptureFixt
 
     assert set(schema["properties"]) == {"logger", "alerts", "mlflow", "jobs"}
     jobs = schema["$defs"]["JobsSettings"]["properties"]
-    assert set(jobs) == {"training", "promotion", "inference", "check"}
+    assert set(jobs) == {
+        "training",
+        "evaluation",
+        "promotion",
+        "inference",
+        "explanations",
+        "check",
+    }
     training = schema["$defs"]["TrainingJobSettings"]["properties"]
     assert training["alpha"]["minimum"] == 0.0
     assert "logger_service" not in training and "configuration" not in training

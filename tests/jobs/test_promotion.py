@@ -8,7 +8,7 @@ from typing import Any
 import pydantic as pdt
 import pytest
 
-from model_name.errors import ModelNotFoundError
+from model_name.errors import GateFailedError, ModelNotFoundError
 from model_name.io.services import MlflowService
 from model_name.jobs.promotion import PromotionJob
 
@@ -41,6 +41,7 @@ def test_promotion_points_champion_at_the_latest_version(
         "version": "2",
         "previous_version": "none",
         "model_uri": f"models:/{registered_model}@champion",
+        "require_evaluation": "False",
     }
     assert str(outputs["promoted"].version) == "2"
 
@@ -104,3 +105,46 @@ def test_bad_aliases_and_versions_are_refused_when_the_job_is_built(
 ) -> None:
     with pytest.raises(pdt.ValidationError):
         PromotionJob(**fields)
+
+
+def test_a_gated_promotion_refuses_a_version_never_evaluated(
+    services: dict[str, Any], mlflow_service: MlflowService, registered_model: str, runs_of: RunsOf
+) -> None:
+    # given versions 1 and 2, neither evaluated
+    # when the promotion requires a passed evaluation
+    job = PromotionJob(require_evaluation=True, **services)
+    with pytest.raises(GateFailedError) as caught, job:
+        job.run()
+
+    # then one line names the version and what is missing; no alias moved; the run FAILED
+    assert str(caught.value) == (
+        f"cannot promote version 2 of '{registered_model}': it has no evaluation "
+        "(no model_name.evaluation.status tag); "
+        "run: model_name run evaluation --set jobs.evaluation.version=2"
+    )
+    assert aliases(mlflow_service, registered_model) == {}
+    assert runs_of("promotion")[0].info.status == "FAILED"
+
+
+def test_a_gated_promotion_refuses_a_version_that_failed_its_evaluation(
+    services: dict[str, Any], mlflow_service: MlflowService, registered_model: str
+) -> None:
+    # given version 1 tagged as failed by an evaluation run (as the evaluation job tags it)
+    client = mlflow_service.client()
+    for key, value in {
+        "model_name.evaluation.status": "failed",
+        "model_name.evaluation.run_id": "abc123",
+        "model_name.evaluation.reason": "r2 0.31 < 0.40",
+    }.items():
+        client.set_model_version_tag(registered_model, "1", key, value)
+
+    # when the gated promotion is asked for it
+    job = PromotionJob(version=1, require_evaluation=True, **services)
+    with pytest.raises(GateFailedError) as caught, job:
+        job.run()
+
+    # then the error says which run failed it and why
+    assert str(caught.value) == (
+        f"cannot promote version 1 of '{registered_model}': its evaluation failed "
+        "(run abc123: r2 0.31 < 0.40)"
+    )

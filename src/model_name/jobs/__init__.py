@@ -7,13 +7,33 @@ line reads this registry for `model_name jobs` and `model_name config show` with
 
 from model_name.jobs.base import Job, Locals
 from model_name.jobs.check import CheckJob
+from model_name.jobs.evaluation import EvaluationJob
+from model_name.jobs.explanations import ExplanationsJob
 from model_name.jobs.inference import InferenceJob
 from model_name.jobs.promotion import PromotionJob
 from model_name.jobs.training import TrainingJob
 
 JOBS: dict[str, type[Job]] = {
-    job.KIND: job for job in (TrainingJob, PromotionJob, InferenceJob, CheckJob)
+    job.KIND: job
+    for job in (
+        TrainingJob,
+        EvaluationJob,
+        PromotionJob,
+        InferenceJob,
+        ExplanationsJob,
+        CheckJob,
+    )
 }
 """Every job the application can run, by its `KIND`."""
 
-__all__ = ["JOBS", "CheckJob", "InferenceJob", "Job", "Locals", "PromotionJob", "TrainingJob"]
+__all__ = [
+    "JOBS",
+    "CheckJob",
+    "EvaluationJob",
+    "ExplanationsJob",
+    "InferenceJob",
+    "Job",
+    "Locals",
+    "PromotionJob",
+    "TrainingJob",
+]
