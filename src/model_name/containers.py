@@ -20,14 +20,20 @@ from typing import Any, TypeVar
 
 from dependency_injector import containers, providers
 
-from model_name.io.services import AlertsService, LoggerService, MlflowService, Service
+from model_name.io.services import (
+    AlertsService,
+    LoggerService,
+    MlflowService,
+    Service,
+    StudyService,
+)
 from model_name.jobs import JOBS, Job
 from model_name.settings import AppSettings
 
 ServiceT = TypeVar("ServiceT", bound=Service)
 JobT = TypeVar("JobT", bound=Job)
 
-SERVICES = ("logger_service", "alerts_service", "mlflow_service")
+SERVICES = ("logger_service", "study_service", "alerts_service", "mlflow_service")
 """The container's service resources, in start order; they stop in reverse order."""
 
 
@@ -48,8 +54,13 @@ def serve(service: ServiceT, *started_first: Service) -> Iterator[ServiceT]:
 
 
 def build_job(job_type: type[JobT], params: Mapping[str, Any] | None, **services: Any) -> JobT:
-    """Build a job from its configuration section and the services it runs with."""
-    return job_type.model_validate({**(params or {}), **services})
+    """Build a job from its configuration section and the services it runs with.
+
+    A job gets only the services it has a field for (the study storage goes to the jobs that
+    open studies).
+    """
+    used = {name: service for name, service in services.items() if name in job_type.model_fields}
+    return job_type.model_validate({**(params or {}), **used})
 
 
 def job_factory(
@@ -76,6 +87,8 @@ class Container(containers.DeclarativeContainer):
         logger_service: the logging resource, started first.
         alerts_service: the alerts resource, started after the logger.
         mlflow_service: the MLflow resource, started after the logger.
+        study_service: Optuna's study storage, started after the logger (before the others, so
+            an unreachable database stops the command before anything else starts).
         jobs: one factory per registered job: `container.jobs.training()`.
     """
 
@@ -83,6 +96,9 @@ class Container(containers.DeclarativeContainer):
 
     logger_service = providers.Resource(
         serve, providers.Factory(LoggerService.model_validate, config.logger)
+    )
+    study_service = providers.Resource(
+        serve, providers.Factory(StudyService.model_validate, config.optuna), logger_service
     )
     alerts_service = providers.Resource(
         serve, providers.Factory(AlertsService.model_validate, config.alerts), logger_service
@@ -98,6 +114,7 @@ class Container(containers.DeclarativeContainer):
             logger_service=logger_service,
             alerts_service=alerts_service,
             mlflow_service=mlflow_service,
+            study_service=study_service,
         )
     )
 
@@ -122,6 +139,7 @@ def register_job(container: Container, job_type: type[Job]) -> None:
         logger_service=container.logger_service,
         alerts_service=container.alerts_service,
         mlflow_service=container.mlflow_service,
+        study_service=container.study_service,
     )
     container.jobs.set_providers({**container.jobs.providers, job_type.KIND: factory})
 

@@ -10,10 +10,20 @@ from model_name.jobs.check import CheckJob
 from model_name.jobs.inference import InferenceJob
 from model_name.jobs.promotion import PromotionJob
 from model_name.jobs.training import TrainingJob
+from model_name.jobs.tuning import TuningJob
 
 JOBS: dict[str, type[Job]] = {
-    job.KIND: job for job in (TrainingJob, PromotionJob, InferenceJob, CheckJob)
+    job.KIND: job for job in (TuningJob, TrainingJob, PromotionJob, InferenceJob, CheckJob)
 }
 """Every job the application can run, by its `KIND`."""
 
-__all__ = ["JOBS", "CheckJob", "InferenceJob", "Job", "Locals", "PromotionJob", "TrainingJob"]
+__all__ = [
+    "JOBS",
+    "CheckJob",
+    "InferenceJob",
+    "Job",
+    "Locals",
+    "PromotionJob",
+    "TrainingJob",
+    "TuningJob",
+]

@@ -49,7 +49,7 @@ AlertEvent = Literal["start", "success", "failure", "interrupted"]
 SERVICE_FIELDS = ("logger_service", "alerts_service", "mlflow_service")
 """The fields that hold services, in start order; they are not parameters of the job."""
 
-RESERVED_FIELDS = (*SERVICE_FIELDS, "configuration")
+RESERVED_FIELDS = (*SERVICE_FIELDS, "study_service", "configuration")
 """Fields set by the container, never by the job's configuration section."""
 
 
