@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["model_name.testing", "tests.helpers.servers", "tests.helpers.notifications"]
+pytest_plugins = [
+    "model_name.testing",
+    "tests.helpers.servers",
+    "tests.helpers.notifications",
+    "tests.helpers.postgres",
+]
 
 # Before any fixture imports mlflow: the session's own MLflow calls stay on 127.0.0.1 too.
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"

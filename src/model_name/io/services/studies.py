@@ -127,21 +127,45 @@ class StudyService(Service, StudySettings):
         return optuna.load_study(study_name=name, storage=storage)
 
     def _connect(self) -> Any:
-        from optuna.storages import RDBStorage, RetryFailedTrialCallback
+        import warnings
+
+        from optuna.exceptions import ExperimentalWarning
+        from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
         engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
         if self.storage.startswith("postgresql"):
             engine_kwargs["connect_args"] = {"connect_timeout": self.connect_timeout_seconds}
         try:
-            return RDBStorage(
-                self.storage,
-                engine_kwargs=engine_kwargs,
-                heartbeat_interval=self.heartbeat_seconds,
-                grace_period=self.grace_period_seconds,
-                heartbeat_stale_trial_callback=RetryFailedTrialCallback(max_retry=self.retries),
-            )
+            with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.8
+                warnings.simplefilter("ignore", ExperimentalWarning)
+                return RDBStorage(
+                    database_url(self.storage),
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=self.heartbeat_seconds,
+                    grace_period=self.grace_period_seconds,
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                        max_retry=self.retries
+                    ),
+                )
         except Exception as error:
             reason = mask_url(str(error).strip().splitlines()[0] if str(error).strip() else "")
             raise ServiceError(
                 f"study storage {self.location()} cannot be used: {type(error).__name__}: {reason}"
             ) from None
+
+
+def database_url(url: str) -> str:
+    """Return a database URL with the PostgreSQL driver that is installed, when it names none.
+
+    SQLAlchemy 2.1 reads `postgresql://` as psycopg 3; this project installs psycopg2.
+
+    Example:
+        >>> database_url("postgresql://optuna@db/optuna")  # doctest: +SKIP
+        'postgresql+psycopg2://optuna@db/optuna'
+    """
+    import importlib.util
+
+    scheme, separator, rest = url.partition("://")
+    if scheme in {"postgresql", "postgres"} and importlib.util.find_spec("psycopg") is None:
+        return f"postgresql+psycopg2{separator}{rest}"
+    return url
