@@ -49,10 +49,31 @@ class IntRange(_Range):
 
 
 Choice = bool | int | float | str | None
-Distribution = (
-    Annotated[FloatRange | IntRange, pdt.Field(discriminator="type")]
-    | Annotated[list[Choice], pdt.Field(min_length=1)]
-)
+
+
+def _kind(value: Any) -> str | None:
+    """Say which distribution a value declares: `float`, `int`, `choices`, or None (invalid)."""
+    if isinstance(value, list):
+        return "choices"
+    if isinstance(value, FloatRange | IntRange):
+        return value.type
+    if isinstance(value, dict) and value.get("type") in {"float", "int"}:
+        return str(value["type"])
+    return None
+
+
+Distribution = Annotated[
+    Annotated[FloatRange, pdt.Tag("float")]
+    | Annotated[IntRange, pdt.Tag("int")]
+    | Annotated[list[Choice], pdt.Tag("choices"), pdt.Field(min_length=1)],
+    pdt.Discriminator(
+        _kind,
+        custom_error_type="distribution",
+        custom_error_message=(
+            "should be a range {type: float or int, low, high, log} or a list of choices"
+        ),
+    ),
+]
 """A parameter's distribution: a float or int range, or a non-empty list of choices."""
 
 SearchSpace = dict[str, dict[str, Distribution]]
