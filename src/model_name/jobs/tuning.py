@@ -174,6 +174,7 @@ class TuningJob(Job):
             raise optuna.TrialPruned("the study has its trials")
         self._seed(trial)
         params = suggest(trial, self.search_space)
+        self.logger_service.logger().debug("Trial {} started: {}", trial.number, params)
         tags = {
             tuning_runs.PARENT_TAG: parent,
             tuning_runs.STUDY_TAG: self.study,

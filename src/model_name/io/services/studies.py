@@ -6,6 +6,7 @@ that never opens a study never imports Optuna nor creates the journal file.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -18,6 +19,10 @@ from model_name.settings import StudySettings
 
 if TYPE_CHECKING:
     import optuna
+
+
+CREATE_ATTEMPTS = 4
+"""How many times a worker tries to set up a database storage that other workers set up too."""
 
 
 class StudyService(Service, StudySettings):
@@ -135,23 +140,33 @@ class StudyService(Service, StudySettings):
         engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
         if self.storage.startswith("postgresql"):
             engine_kwargs["connect_args"] = {"connect_timeout": self.connect_timeout_seconds}
-        try:
-            with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.8
-                warnings.simplefilter("ignore", ExperimentalWarning)
-                return RDBStorage(
-                    database_url(self.storage),
-                    engine_kwargs=engine_kwargs,
-                    heartbeat_interval=self.heartbeat_seconds,
-                    grace_period=self.grace_period_seconds,
-                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
-                        max_retry=self.retries
-                    ),
-                )
-        except Exception as error:
-            reason = mask_url(str(error).strip().splitlines()[0] if str(error).strip() else "")
-            raise ServiceError(
-                f"study storage {self.location()} cannot be used: {type(error).__name__}: {reason}"
-            ) from None
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            try:
+                with warnings.catch_warnings():  # heartbeats are "experimental" since Optuna 2.8
+                    warnings.simplefilter("ignore", ExperimentalWarning)
+                    return RDBStorage(
+                        database_url(self.storage),
+                        engine_kwargs=engine_kwargs,
+                        heartbeat_interval=self.heartbeat_seconds,
+                        grace_period=self.grace_period_seconds,
+                        heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                            max_retry=self.retries
+                        ),
+                    )
+            except Exception as error:
+                # Workers started together on an empty database all create Optuna's tables;
+                # the losers get a duplicate-key error, and find the tables made on a retry.
+                racing = type(error).__name__ in {"IntegrityError", "ProgrammingError"}
+                if racing and attempt < CREATE_ATTEMPTS:
+                    time.sleep(0.5 * attempt)
+                    continue
+                text = str(error).strip()
+                reason = mask_url(text.splitlines()[0] if text else "")
+                raise ServiceError(
+                    f"study storage {self.location()} cannot be used: "
+                    f"{type(error).__name__}: {reason}"
+                ) from None
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
 def database_url(url: str) -> str:
