@@ -124,7 +124,8 @@ class TuningJob(Job):
         ran = 0
         try:
             while time.monotonic() < deadline:
-                tuning_runs.end_orphan_runs(client, parent, study)
+                if heartbeat:  # only a database's heartbeat fails a dead worker's trial
+                    tuning_runs.end_orphan_runs(client, parent, study)
                 trials = study.get_trials(deepcopy=False)
                 complete = sum(trial.state == TrialState.COMPLETE for trial in trials)
                 running = sum(trial.state == TrialState.RUNNING for trial in trials)
