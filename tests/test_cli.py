@@ -55,7 +55,7 @@ def test_config_show_prints_valid_yaml_with_secrets_masked(
     shown = yaml.safe_load(out)
     assert shown["mlflow"]["tracking_token"] == "**********"
     assert shown["logger"]["level"] == "INFO"
-    assert set(shown["jobs"]) == {"training", "promotion", "inference", "check"}
+    assert set(shown["jobs"]) == {"tuning", "training", "promotion", "inference", "check"}
 
 
 def test_config_show_sources_says_where_each_value_came_from(

@@ -117,7 +117,13 @@ def test_job_parameters_come_from_the_configuration(settings: AppSettings) -> No
 
 def test_every_registered_job_has_a_factory(container: Container) -> None:
     assert isinstance(container.jobs.training(), TrainingJob)
-    assert set(container.jobs.providers) == {"training", "promotion", "inference", "check"}
+    assert set(container.jobs.providers) == {
+        "tuning",
+        "training",
+        "promotion",
+        "inference",
+        "check",
+    }
 
 
 def test_a_service_overridden_in_a_test_is_used_by_the_jobs(container: Container) -> None:
