@@ -6,6 +6,7 @@ Fixtures:
     logger_service: a `LoggerService` writing to a file in the test's folder, at DEBUG.
     alerts_service: an `AlertsService` with notifications off (alerts go to the log).
     mlflow_service: an `MlflowService` on `tracking_uri`, experiment "tests".
+    study_service: a `StudyService` on a journal file in the test's folder (tuning studies).
 
 The services are not started: the code under test starts them (a job does, on entering). They are
 stopped after the test in any case, so a failing test leaks nothing into the next one.
@@ -30,7 +31,7 @@ from pathlib import Path
 import pydantic as pdt
 import pytest
 
-from model_name.io.services import AlertsService, LoggerService, MlflowService
+from model_name.io.services import AlertsService, LoggerService, MlflowService, StudyService
 
 
 class RecordingAlertsService(AlertsService):
@@ -108,5 +109,13 @@ def mlflow_service(tracking_uri: str, tmp_path: Path) -> Iterator[MlflowService]
     artifacts = (tmp_path / "artifacts").resolve().as_uri()
     MlflowClient(tracking_uri=tracking_uri).create_experiment(experiment, artifacts)
     service = MlflowService(tracking_uri=tracking_uri, experiment_name=experiment)
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def study_service(tmp_path: Path) -> Iterator[StudyService]:
+    """Return a study storage on `<tmp_path>/optuna.journal` (not started)."""
+    service = StudyService(storage=str(tmp_path / "optuna.journal"))
     yield service
     service.stop()

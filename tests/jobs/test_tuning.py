@@ -20,7 +20,10 @@ RIDGE_ONLY = {"ridge": {"alpha": {"type": "float", "low": 0.01, "high": 10.0, "l
 
 
 def tuning(services: dict[str, Any], isolated: Path, **fields: Any) -> TuningJob:
-    """A quick tuning job: ridge only, 2 folds, its study in the test's journal file."""
+    """A quick tuning job: ridge only, 2 folds, its study in the test's journal file.
+
+    Each job gets its own StudyService on the same file, as each worker process would.
+    """
     fields = {"search_space": RIDGE_ONLY, "cv_folds": 2, "n_trials": 4, **fields}
     study_service = StudyService(storage=str(isolated / "optuna.journal"))
     return TuningJob(study_service=study_service, **services, **fields)
@@ -129,10 +132,9 @@ def test_training_takes_the_hyperparameters_of_the_studys_best_trial(
 
 
 def test_training_from_a_missing_study_says_which_exist(
-    services: dict[str, Any], isolated: Path
+    services: dict[str, Any], study_service: StudyService
 ) -> None:
-    # given a storage with no study of that name
-    study_service = StudyService(storage=str(isolated / "optuna.journal"))
+    # given a storage with no study of that name (the plugin's journal file)
     training = TrainingJob(study="nope", study_service=study_service, **services)
     # when it runs; then the error says so and what to do
     with (
