@@ -173,3 +173,17 @@ def test_a_bad_tuning_section_is_one_line_naming_the_key_and_its_origin(
     # then the error names where the value came from, in one line
     assert "--set jobs.tuning." in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+def test_a_worker_past_its_timeout_starts_no_more_trials_and_leaves_the_study_open(
+    services: dict[str, Any], mlflow_service: MlflowService, isolated: Path
+) -> None:
+    # given a worker with a timeout shorter than one trial
+    job = tuning(services, isolated, study="timed", n_trials=50, timeout_seconds=0.01)
+    # when it runs
+    with job:
+        outputs = job.run()
+    # then it ran one trial at most, and the parent stays RUNNING for the next worker
+    assert outputs["ran"] <= 1
+    parents, _ = study_runs(mlflow_service, "timed")
+    assert parents[0].info.status == "RUNNING"

@@ -149,6 +149,11 @@ class TuningJob(Job):
                     callbacks=[self.progress],
                 )
                 ran += 1
+            else:
+                logger.warning(
+                    "Timeout: {} s passed; run the command again to resume the study",
+                    self.timeout_seconds,
+                )
         except BaseException as error:
             status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
             tuning_runs.end_parent(client, parent, study, status)
