@@ -137,17 +137,22 @@ def test_three_workers_share_a_twelve_trial_study_on_postgresql(
     lines = [log.read_text().count(" complete | best ") for log in isolated.glob("worker-*.log")]
     assert sum(lines) == 12
     assert sum(count > 0 for count in lines) >= 2
-    # and the password shows nowhere: not in the logs, not on the runs
+    # and the password shows nowhere: not in the logs, not on the runs, not in their config.yaml
     assert "pw-xyz" not in logs(isolated)
     assert "pw-xyz" not in str([run.data for run in [parent, *trials]])
+    client = MlflowClient(tracking_uri=f"sqlite:///{isolated / 'mlflow.db'}")
+    recorded = Path(client.download_artifacts(trials[0].info.run_id, "config.yaml", str(isolated)))
+    assert yaml.safe_load(recorded.read_text())["optuna"]["storage"] == storage.replace(
+        ":pw-xyz@", ":**********@"
+    )
 
 
 def test_a_worker_killed_mid_trial_costs_one_retried_trial_and_no_running_run(
     isolated: Path, mlflow_store_template: Path, postgres_server: PostgresServer
 ) -> None:
-    # given two workers on a 6-trial study on PostgreSQL, with trials lasting seconds
+    # given two workers on a 4-trial study on PostgreSQL, with trials lasting seconds
     storage = postgres_server.url(postgres_server.create_database("killed"))
-    env = project(isolated, mlflow_store_template, storage, n_trials=6, search_space=FOREST)
+    env = project(isolated, mlflow_store_template, storage, n_trials=4, search_space=FOREST)
     victim = start_worker(isolated, env, "victim")
     survivor = start_worker(isolated, env, "survivor")
 
@@ -167,7 +172,7 @@ def test_a_worker_killed_mid_trial_costs_one_retried_trial_and_no_running_run(
         study_name="model_name", storage=storage.replace("://", "+psycopg2://", 1)
     )
     states = {trial.number: trial.state.name for trial in study.trials}
-    assert list(states.values()).count("COMPLETE") == 6
+    assert list(states.values()).count("COMPLETE") == 4
     assert states[killed] == "FAIL"
     # and it was retried: a trial runs the killed one's parameters again
     retried = [
