@@ -36,8 +36,14 @@ FOREST = {"random_forest": {"n_estimators": {"type": "int", "low": 150, "high": 
 """A quick search space, and one whose trials last seconds (to be killed in the middle)."""
 
 
-def project(folder: Path, store: Path, storage: str, **tuning: Any) -> dict[str, str]:
+def project(
+    folder: Path, store: Path, storage: str, *, covered: bool = False, **tuning: Any
+) -> dict[str, str]:
     """Write the folder's containers.yaml (tracking store, study storage, tuning section).
+
+    Args:
+        covered: let coverage measure the workers: the fault paths (waiting for other workers,
+            ending a dead worker's run) run only in worker processes.
 
     Returns:
         The workers' environment.
@@ -52,7 +58,8 @@ def project(folder: Path, store: Path, storage: str, **tuning: Any) -> dict[str,
         "jobs": {"tuning": {"cv_folds": 3, "sampler": "random", "seed": 1, **tuning}},
     }
     (folder / "containers.yaml").write_text(yaml.safe_dump(config))
-    return {**without_coverage(os.environ), "MLFLOW_DISABLE_TELEMETRY": "true"}
+    env = dict(os.environ) if covered else without_coverage(os.environ)
+    return {**env, "MLFLOW_DISABLE_TELEMETRY": "true"}
 
 
 def start_worker(folder: Path, env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
@@ -152,7 +159,9 @@ def test_a_worker_killed_mid_trial_costs_one_retried_trial_and_no_running_run(
 ) -> None:
     # given two workers on a 4-trial study on PostgreSQL, with trials lasting seconds
     storage = postgres_server.url(postgres_server.create_database("killed"))
-    env = project(isolated, mlflow_store_template, storage, n_trials=4, search_space=FOREST)
+    env = project(
+        isolated, mlflow_store_template, storage, covered=True, n_trials=4, search_space=FOREST
+    )
     victim = start_worker(isolated, env, "victim")
     survivor = start_worker(isolated, env, "survivor")
 
