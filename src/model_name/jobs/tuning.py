@@ -6,6 +6,7 @@ Every trial is an MLflow run; the study is run by as many workers as you start o
 from __future__ import annotations
 
 import time
+import warnings
 from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic as pdt
@@ -140,7 +141,9 @@ class TuningJob(Job):
                         logger.info("The study's last trials run in other workers")
                         break
                     time.sleep(WAIT_SECONDS)  # their trials end, or fail by heartbeat
-                    optuna.storages.fail_stale_trials(study)
+                    with warnings.catch_warnings():  # "experimental" since Optuna 2.9
+                        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                        optuna.storages.fail_stale_trials(study)
                     continue
                 study.optimize(
                     lambda trial: self.objective(trial, features, labels, parent),
