@@ -154,11 +154,17 @@ def test_three_workers_share_a_twelve_trial_study_on_postgresql(
     )
 
 
+@pytest.mark.parametrize("backend", ["postgresql", "journal"])
 def test_a_worker_killed_mid_trial_costs_one_retried_trial_and_no_running_run(
-    isolated: Path, mlflow_store_template: Path, postgres_server: PostgresServer
+    isolated: Path, mlflow_store_template: Path, request: pytest.FixtureRequest, backend: str
 ) -> None:
-    # given two workers on a 4-trial study on PostgreSQL, with trials lasting seconds
-    storage = postgres_server.url(postgres_server.create_database("killed"))
+    # given two workers on a 4-trial study (on PostgreSQL, or in the journal file)
+    if backend == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        storage = server.url(server.create_database("killed"))
+        optuna_storage = storage.replace("://", "+psycopg2://", 1)
+    else:
+        storage = optuna_storage = "optuna.journal"
     env = project(
         isolated, mlflow_store_template, storage, covered=True, n_trials=4, search_space=FOREST
     )
@@ -175,11 +181,14 @@ def test_a_worker_killed_mid_trial_costs_one_retried_trial_and_no_running_run(
     assert f"Trial {killed} complete" not in (isolated / "victim.log").read_text()
     codes = wait_all([survivor], isolated)
 
-    # then the other worker completes the study: 6 complete trials, the killed one failed
+    # then the other worker completes the study: 4 complete trials, the killed one failed
     assert codes == [0], logs(isolated)
-    study = optuna.load_study(
-        study_name="model_name", storage=storage.replace("://", "+psycopg2://", 1)
-    )
+    if backend == "journal":
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        optuna_storage = JournalStorage(JournalFileBackend(str(isolated / "optuna.journal")))
+    study = optuna.load_study(study_name="model_name", storage=optuna_storage)
     states = {trial.number: trial.state.name for trial in study.trials}
     assert list(states.values()).count("COMPLETE") == 4
     assert states[killed] == "FAIL"

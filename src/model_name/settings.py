@@ -161,8 +161,8 @@ class StudySettings(Settings):
             lock file next to it), or a database URL that workers on any machine share:
             `postgresql://user:PASSWORD@host:5432/db`, `mysql+pymysql://...`, `sqlite:///f.db`.
             The password of a URL is a secret: it is masked wherever the URL is shown.
-        heartbeat_seconds: how often a worker records that its running trial is alive (database
-            URLs only: the journal file has no heartbeat).
+        heartbeat_seconds: how often a worker records that its running trial is alive (Optuna's
+            heartbeat with a database; the tuning job's own in a journal file).
         grace_period_seconds: a running trial whose heartbeat is older than this is failed and
             retried by another worker; `None` is Optuna's default, twice the heartbeat.
         retries: how many times a trial whose worker died is run again.

@@ -5,6 +5,7 @@ Every trial is an MLflow run; the study is run by as many workers as you start o
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from typing import TYPE_CHECKING, Any, Literal
@@ -17,6 +18,7 @@ from model_name.io.services import StudyService
 from model_name.jobs import tuning_runs
 from model_name.jobs.base import Job, Locals
 from model_name.jobs.training import build_pipeline
+from model_name.jobs.tuning_heartbeat import fail_stale_journal_trials, journal_heartbeat
 from model_name.jobs.tuning_space import (
     DEFAULT_SEARCH_SPACE,
     SearchSpace,
@@ -120,14 +122,14 @@ class TuningJob(Job):
             self.study, self.study_service.location(), self.n_trials, self.goal(), self.metric,
             parent,
         )  # fmt: skip
-        heartbeat = self.study_service.is_database()
         deadline = time.monotonic() + (self.timeout_seconds or float("inf"))
         ran = 0
         try:
             while time.monotonic() < deadline:
-                if heartbeat:  # only a database's heartbeat fails a dead worker's trial
-                    tuning_runs.end_orphan_runs(client, parent, study)
+                self.fail_stale_trials(study)
                 trials = study.get_trials(deepcopy=False)
+                if any(trial.state == TrialState.FAIL for trial in trials):
+                    tuning_runs.end_orphan_runs(client, parent, study)
                 complete = sum(trial.state == TrialState.COMPLETE for trial in trials)
                 running = sum(trial.state == TrialState.RUNNING for trial in trials)
                 if complete >= self.n_trials:
@@ -137,13 +139,7 @@ class TuningJob(Job):
                     )
                     break
                 if complete + running >= self.n_trials:
-                    if not heartbeat:  # a journal file cannot tell a dead worker: leave it
-                        logger.info("The study's last trials run in other workers")
-                        break
                     time.sleep(WAIT_SECONDS)  # their trials end, or fail by heartbeat
-                    with warnings.catch_warnings():  # "experimental" since Optuna 2.9
-                        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                        optuna.storages.fail_stale_trials(study)
                     continue
                 study.optimize(
                     lambda trial: self.objective(trial, features, labels, parent),
@@ -190,7 +186,12 @@ class TuningJob(Job):
             tuning_runs.TRIAL_TAG: str(trial.number),
         }
         config = self.run_config(name=f"{self.study}-trial-{trial.number}", tags=tags)
-        with self.mlflow_service.run_context(config):
+        beating = (
+            contextlib.nullcontext()
+            if self.study_service.is_database()  # Optuna's own heartbeat runs
+            else journal_heartbeat(trial, self.study_service.heartbeat_seconds)
+        )
+        with beating, self.mlflow_service.run_context(config):
             started = time.perf_counter()
             mlflow.log_params({**params, "cv_folds": self.cv_folds, "trial": trial.number})
             with disable_autologging():  # each fold's fit would log over the trial's params
@@ -203,6 +204,27 @@ class TuningJob(Job):
             duration = time.perf_counter() - started
             self.mlflow_service.log_metrics({self.metric: mean, "duration_seconds": duration})
         return mean
+
+    def fail_stale_trials(self, study: optuna.Study) -> list[int]:
+        """Fail the trials of dead workers (no heartbeat for the grace period); queue them again.
+
+        Returns:
+            The numbers of the trials failed (always empty for a database: Optuna fails them
+            when the next trial starts, through the storage's heartbeat callback).
+        """
+        import optuna
+
+        service = self.study_service
+        if service.is_database():
+            with warnings.catch_warnings():  # "experimental" since Optuna 2.9
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(study)
+            return []
+        grace = service.grace_period_seconds or 2 * service.heartbeat_seconds
+        failed = fail_stale_journal_trials(study, grace, service.retries)
+        if failed:
+            self.logger_service.logger().warning("Trials {} failed: no heartbeat", failed)
+        return failed
 
     def progress(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         """Log one line a trial: its outcome, the study's complete trials, the best so far."""
