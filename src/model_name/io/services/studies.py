@@ -30,9 +30,10 @@ class StudyService(Service, StudySettings):
 
     `start()` connects to a database URL and creates Optuna's tables there (so a wrong or
     unreachable URL fails before any job starts, in one line, its password masked); a journal
-    file is opened on first use. With a database, running trials send a heartbeat every
+    file is opened on first use. With a database, running trials send Optuna's heartbeat every
     `heartbeat_seconds`; a trial whose worker died (no heartbeat for `grace_period_seconds`) is
-    failed by the next worker that starts a trial, and run again up to `retries` times.
+    failed by the next worker that starts a trial, and run again up to `retries` times (the
+    tuning job does the same for a journal file, with a heartbeat of its own).
     `stop()` closes the database connections.
 
     Example:
