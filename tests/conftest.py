@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.helpers.notifications",
     "tests.helpers.http_server",
     "tests.helpers.smtp_server",
+    "tests.helpers.postgres",
 ]
 
 # Before any fixture imports mlflow: the session's own MLflow calls stay on 127.0.0.1 too.

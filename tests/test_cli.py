@@ -58,6 +58,7 @@ def test_config_show_prints_valid_yaml_with_secrets_masked(
     assert shown["mlflow"]["tracking_token"] == "**********"
     assert shown["logger"]["level"] == "INFO"
     assert set(shown["jobs"]) == {
+        "tuning",
         "training",
         "evaluation",
         "promotion",

@@ -56,7 +56,12 @@ def test_services_are_built_from_their_sections_with_what_they_use(container: Co
 
 
 def test_the_services_are_listed_once_in_dependency_order(container: Container) -> None:
-    assert service_names(container) == ("logger_service", "alerts_service", "mlflow_service")
+    assert service_names(container) == (
+        "logger_service",
+        "study_service",
+        "alerts_service",
+        "mlflow_service",
+    )
 
 
 def test_start_services_starts_them_all_and_stop_services_stops_them_all(
@@ -104,6 +109,7 @@ def test_job_sections_given_in_python_are_validated_too(settings: AppSettings) -
 def test_every_registered_job_has_a_factory(container: Container) -> None:
     assert isinstance(container.jobs.training(), TrainingJob)
     assert set(container.jobs.providers) == {
+        "tuning",
         "training",
         "evaluation",
         "promotion",

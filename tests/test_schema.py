@@ -24,7 +24,7 @@ def printed_schema(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
 def test_the_schema_covers_the_services_and_every_job(capsys: pytest.CaptureFixture[str]) -> None:
     schema = printed_schema(capsys)
 
-    assert set(schema["properties"]) == {"logger", "alerts", "mlflow", "jobs"}
+    assert set(schema["properties"]) == {"logger", "alerts", "mlflow", "optuna", "jobs"}
     jobs = schema["$defs"]["JobsSettings"]["properties"]
     assert set(jobs) == {
         "training",
@@ -36,7 +36,7 @@ def test_the_schema_covers_the_services_and_every_job(capsys: pytest.CaptureFixt
     }
     training = schema["$defs"]["TrainingJobSettings"]["properties"]
     assert training["alpha"]["minimum"] == 0.0
-    assert "logger_service" not in training and "configuration" not in training
+    assert not {"logger_service", "study_service", "configuration"} & set(training)
 
 
 def test_the_committed_schema_is_the_current_one(capsys: pytest.CaptureFixture[str]) -> None:

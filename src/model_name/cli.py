@@ -292,6 +292,8 @@ def _signals_deferred(received: list[int]) -> Iterator[None]:
 def _render(data: dict[str, Any], sources: Configuration | None, path: str = "") -> list[str]:
     import yaml
 
+    from model_name.redaction import mask_url
+
     lines: list[str] = []
     indent = "  " * path.count(".") + ("  " if path else "")
     for key, value in data.items():
@@ -300,7 +302,9 @@ def _render(data: dict[str, Any], sources: Configuration | None, path: str = "")
             lines.append(f"{indent}{key}:")
             lines += _render(value, sources, dotted)
             continue
-        text = yaml.safe_dump(value, default_flow_style=True, width=2**31)
+        # a URL's password (`optuna.storage`) is a secret
+        shown = mask_url(value) if isinstance(value, str) else value
+        text = yaml.safe_dump(shown, default_flow_style=True, width=2**31)
         line = f"{indent}{key}: {text.removesuffix(chr(10)).removesuffix('...').strip()}"
         lines.append(f"{line}  # {sources.origin(dotted)}" if sources else line)
     return lines

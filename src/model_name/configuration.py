@@ -65,7 +65,7 @@ def load_configuration(
         jobs: the jobs by name, each `jobs.<name>` section validated by its model; `None` means
             the registered jobs (`model_name.jobs.JOBS`).
         reserved_job_fields: job fields the container sets, refused in a job's section; `None`
-            means the `Job` base's (its services and `configuration`).
+            means each job's own (`Job.reserved_fields()`: its services and `configuration`).
 
     Raises:
         ConfigurationError: any problem, as one line per error naming the key and its origin.
@@ -97,16 +97,15 @@ def settings_schema(jobs: Mapping[str, type[pdt.BaseModel]] | None = None) -> di
 
     Example:
         >>> sorted(settings_schema()["properties"])
-        ['alerts', 'jobs', 'logger', 'mlflow']
+        ['alerts', 'jobs', 'logger', 'mlflow', 'optuna']
     """
     jobs = _registered_jobs() if jobs is None else jobs
-    reserved = _reserved_fields()
     sections: dict[str, Any] = {}
     for kind, model in jobs.items():
         fields: dict[str, Any] = {
             name: (field.annotation, field)
             for name, field in model.model_fields.items()
-            if name not in reserved
+            if name not in _reserved_fields(model)
         }
         section = pdt.create_model(
             f"{model.__name__}Settings",
@@ -140,10 +139,12 @@ def _registered_jobs() -> dict[str, type[pdt.BaseModel]]:
     return dict(JOBS)
 
 
-def _reserved_fields() -> set[str]:
+def _reserved_fields(model: type[pdt.BaseModel]) -> set[str]:
+    """The fields of a job the container sets (its services, `configuration`), not its section."""
     from model_name.jobs.base import RESERVED_FIELDS
 
-    return set(RESERVED_FIELDS)
+    reserved_fields = getattr(model, "reserved_fields", None)
+    return set(reserved_fields() if callable(reserved_fields) else RESERVED_FIELDS)
 
 
 def validate_jobs(
@@ -158,7 +159,7 @@ def validate_jobs(
         ConfigurationError: an unknown job or key, or a wrong value, named with its origin.
     """
     jobs = _registered_jobs() if jobs is None else jobs
-    reserved = _reserved_fields() if reserved_job_fields is None else set(reserved_job_fields)
+    given = None if reserved_job_fields is None else set(reserved_job_fields)
     if not isinstance(sections, dict):
         where = origins.get("jobs", "default")
         raise ConfigurationError(f"jobs (from {where}): should map job names to their settings")
@@ -171,6 +172,7 @@ def validate_jobs(
         if not isinstance(section, dict):
             where = origins.get(f"jobs.{kind}", "default")
             raise ConfigurationError(f"jobs.{kind} (from {where}): should map fields to values")
+        reserved = _reserved_fields(model) if given is None else given
         params = [name for name in model.model_fields if name not in reserved]
         for key in section:
             if key not in params:

@@ -33,6 +33,7 @@ from model_name.io.services import (
     LoggerService,
     MlflowService,
     Service,
+    StudyService,
     start_all,
     stop_all,
 )
@@ -82,6 +83,8 @@ class Container(containers.DeclarativeContainer):
     Attributes:
         config: the validated configuration (`AppSettings` as a mapping).
         logger_service: logging; every other service writes through it.
+        study_service: Optuna's study storage; started before the others, so an unreachable
+            database stops the command before anything else starts.
         alerts_service: desktop notifications, falling back to the log.
         mlflow_service: MLflow tracking; its runs' logs use the logger's level and format.
         jobs: one factory per registered job: `container.jobs.training()`.
@@ -91,6 +94,9 @@ class Container(containers.DeclarativeContainer):
     config = providers.Configuration()
 
     logger_service = providers.Singleton(service, LoggerService, config.logger)
+    study_service = providers.Singleton(
+        service, StudyService, config.optuna, logger_service=logger_service
+    )
     alerts_service = providers.Singleton(
         service, AlertsService, config.alerts, logger_service=logger_service
     )

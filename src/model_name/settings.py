@@ -192,6 +192,45 @@ class MlflowSettings(Settings):
     metrics_flush_seconds: float = pdt.Field(default=5.0, gt=0)
 
 
+DEFAULT_STUDY_STORAGE = "optuna.journal"
+
+
+class StudySettings(Settings):
+    """Where Optuna studies live, shared by every worker of a tuning job.
+
+    Attributes:
+        storage: a file path (the default, `optuna.journal` in the current folder: Optuna's
+            journal file, which several processes on one machine may share safely, under a
+            lock file next to it), or a database URL that workers on any machine share:
+            `postgresql://user:PASSWORD@host:5432/db`, `mysql+pymysql://...`, `sqlite:///f.db`.
+            The password of a URL is a secret: it is masked wherever the URL is shown.
+        heartbeat_seconds: how often a worker records that its running trial is alive (Optuna's
+            heartbeat with a database; the tuning job's own in a journal file).
+        grace_period_seconds: a running trial whose heartbeat is older than this is failed and
+            retried by another worker; `None` is Optuna's default, twice the heartbeat.
+        retries: how many times a trial whose worker died is run again.
+        connect_timeout_seconds: how long to wait for a database server before giving up.
+    """
+
+    storage: str = pdt.Field(default=DEFAULT_STUDY_STORAGE, min_length=1)
+    heartbeat_seconds: int = pdt.Field(default=60, ge=1, le=3600)
+    grace_period_seconds: int | None = pdt.Field(default=None, ge=1, le=86400)
+    retries: int = pdt.Field(default=3, ge=0, le=100)
+    connect_timeout_seconds: int = pdt.Field(default=10, ge=1, le=600)
+
+    @pdt.model_validator(mode="after")
+    def _grace_after_heartbeat(self) -> StudySettings:
+        if self.grace_period_seconds is not None and (
+            self.grace_period_seconds <= self.heartbeat_seconds
+        ):
+            raise ValueError("grace_period_seconds must be longer than heartbeat_seconds")
+        return self
+
+    def is_database(self) -> bool:
+        """Whether `storage` is a database URL (`scheme://...`) rather than a journal file."""
+        return "://" in self.storage
+
+
 class AppSettings(BaseSettings):
     """The whole configuration: one section per service, and one per job under `jobs`.
 
@@ -216,6 +255,7 @@ class AppSettings(BaseSettings):
     logger: LoggerSettings = pdt.Field(default_factory=LoggerSettings)
     alerts: AlertsSettings = pdt.Field(default_factory=AlertsSettings)
     mlflow: MlflowSettings = pdt.Field(default_factory=MlflowSettings)
+    optuna: StudySettings = pdt.Field(default_factory=StudySettings)
     jobs: dict[str, Any] = pdt.Field(default_factory=dict)
 
     @pdt.field_validator("jobs", mode="before")

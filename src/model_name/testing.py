@@ -14,6 +14,7 @@ Fixtures:
     alerts_service: a `RecordingAlertsService`: alerts recorded, and logged.
     mlflow_service: an `MlflowService` on `tracking_uri`, experiment "tests", artifacts in the
         test's folder.
+    study_service: a `StudyService` on a journal file in the test's folder (tuning studies).
 
 The three service fixtures are not started: used alone, the code under test starts them (a job
 does, on entering). `container` starts its own services, swapping in `alerts_service`; a test or
@@ -43,7 +44,7 @@ except ImportError as missing:  # pragma: no cover - pytest is installed whereve
         "model_name.testing is a pytest plugin: install model_name[testing] (it brings pytest)"
     ) from missing
 
-from model_name.io.services import AlertsService, LoggerService, MlflowService
+from model_name.io.services import AlertsService, LoggerService, MlflowService, StudyService
 from model_name.io.services.channels import Severity
 
 if TYPE_CHECKING:
@@ -151,6 +152,14 @@ def mlflow_service(
 
 
 @pytest.fixture
+def study_service(tmp_path: Path) -> Iterator[StudyService]:
+    """Return a study storage on `<tmp_path>/optuna.journal` (not started)."""
+    service = StudyService(storage=str(tmp_path / "optuna.journal"))
+    yield service
+    service.stop()
+
+
+@pytest.fixture
 def model_name_overrides(tracking_uri: str, tests_experiment: str, tmp_path: Path) -> list[str]:
     """Return the `--set` flags `container` is built with: the test's store, a DEBUG log file.
 
@@ -162,6 +171,7 @@ def model_name_overrides(tracking_uri: str, tests_experiment: str, tmp_path: Pat
         f"logger.sink={tmp_path / 'logs' / 'app.log'}",
         "logger.level=DEBUG",
         "alerts.enable=false",
+        f"optuna.storage={tmp_path / 'optuna.journal'}",
     ]
 
 

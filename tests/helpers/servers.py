@@ -79,11 +79,12 @@ class MlflowServer:
     url: str
     folder: Path
     process: subprocess.Popen[bytes]
+    backend: str | None = None
 
     @property
     def backend_uri(self) -> str:
-        """The `sqlite:///` URI of its backend store, to read it directly."""
-        return f"sqlite:///{self.folder / 'server.db'}"
+        """The URI of its backend store, to read it directly (`sqlite:///` unless given)."""
+        return self.backend or f"sqlite:///{self.folder / 'server.db'}"
 
     @property
     def artifacts(self) -> Path:
@@ -91,13 +92,16 @@ class MlflowServer:
         return self.folder / "artifacts"
 
 
-def start_server(folder: Path, store_template: Path | None = None) -> MlflowServer:
+def start_server(
+    folder: Path, store_template: Path | None = None, backend_uri: str | None = None
+) -> MlflowServer:
     """Start `mlflow server` on a free port with a SQLite backend in `folder`; wait until healthy.
 
     Args:
         folder: where the backend store, the artifacts and the server's log go.
         store_template: an already migrated SQLite store to copy as the backend (saves the
             schema migration, 1-2 s).
+        backend_uri: another backend store (`postgresql+psycopg2://...`) instead of SQLite.
 
     Raises:
         RuntimeError: the server exited or was not healthy in time (it is stopped then).
@@ -109,7 +113,7 @@ def start_server(folder: Path, store_template: Path | None = None) -> MlflowServ
         shutil.copyfile(store_template, folder / "server.db")
     command = [
         str(Path(sys.executable).with_name("mlflow")), "server",
-        "--backend-store-uri", f"sqlite:///{folder / 'server.db'}",
+        "--backend-store-uri", backend_uri or f"sqlite:///{folder / 'server.db'}",
         "--artifacts-destination", str(folder / "artifacts"),
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
     ]  # fmt: skip
@@ -130,7 +134,7 @@ def start_server(folder: Path, store_template: Path | None = None) -> MlflowServ
     except BaseException:
         stop(process)
         raise
-    return MlflowServer(url=url, folder=folder, process=process)
+    return MlflowServer(url=url, folder=folder, process=process, backend=backend_uri)
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,12 @@ from model_name.jobs.explanations import ExplanationsJob
 from model_name.jobs.inference import InferenceJob
 from model_name.jobs.promotion import PromotionJob
 from model_name.jobs.training import TrainingJob
+from model_name.jobs.tuning import TuningJob
 
 JOBS: dict[str, type[Job]] = {
     job.KIND: job
     for job in (
+        TuningJob,
         TrainingJob,
         EvaluationJob,
         PromotionJob,
@@ -36,4 +38,5 @@ __all__ = [
     "Locals",
     "PromotionJob",
     "TrainingJob",
+    "TuningJob",
 ]

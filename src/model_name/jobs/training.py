@@ -8,6 +8,7 @@ import pydantic as pdt
 
 from model_name.io import datasets, registries
 from model_name.io.datasets import TablePath
+from model_name.io.services import StudyService
 from model_name.jobs.base import Job, Locals
 
 if TYPE_CHECKING:
@@ -17,6 +18,13 @@ if TYPE_CHECKING:
 
 Estimator = Literal["ridge", "random_forest", "gradient_boosting"]
 """The regressors the training job can fit after scaling the features."""
+
+HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
+    "ridge": ("alpha",),
+    "random_forest": ("n_estimators", "max_depth"),
+    "gradient_boosting": ("n_estimators", "max_depth", "learning_rate"),
+}
+"""The hyperparameters each regressor takes (fields of `TrainingJob`, tuned by the tuning job)."""
 
 TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
 """Types the saved model may hold beyond skops' defaults: the node storage of the tree models.
@@ -51,6 +59,9 @@ class TrainingJob(Job):
         test_size: the share of rows held out for evaluation, between 0 and 1.
         random_state: the seed of the split and of the tree regressors.
         register_version: register the model in the registry (a new version each run).
+        study: the name of a tuning study: the estimator and its hyperparameters are taken from
+            its best trial (they override the fields above); `None` uses the fields.
+        study_service: where the studies are (used only when `study` is set).
     """
 
     KIND = "training"
@@ -66,37 +77,41 @@ class TrainingJob(Job):
     test_size: float = pdt.Field(default=0.2, gt=0.0, lt=1.0)
     random_state: int = pdt.Field(default=42, ge=0, le=2**32 - 1)
     register_version: bool = True
+    study: str | None = pdt.Field(default=None, min_length=1)
+
+    study_service: StudyService = pdt.Field(default_factory=StudyService)
+
+    def services(self) -> tuple[Any, ...]:
+        """Return the job's services in start order, plus the study storage when it reads one."""
+        return (*super().services(), self.study_service) if self.study else super().services()
+
+    def apply_study(self) -> dict[str, Any]:
+        """Take the estimator and hyperparameters of the best trial of `study`; return them.
+
+        Raises:
+            ModelNotFoundError: the storage has no such study.
+            JobError: the study has no complete trial yet.
+        """
+        from model_name.errors import JobError
+
+        assert self.study is not None
+        study = self.study_service.load_study(self.study)
+        if not study.best_trials:
+            raise JobError(f"study {self.study!r} has no complete trial yet: run tuning first")
+        best = dict(study.best_trial.params)
+        self.estimator = best.pop("estimator", self.estimator)
+        for name, value in best.items():
+            setattr(self, name, value)
+        return {"estimator": self.estimator, **best}
 
     def hyperparameters(self) -> dict[str, Any]:
         """Return the hyperparameters the chosen regressor uses (the others are not logged)."""
-        if self.estimator == "ridge":
-            return {"alpha": self.alpha}
-        params: dict[str, Any] = {"n_estimators": self.n_estimators}
-        if self.max_depth is not None:
-            params["max_depth"] = self.max_depth
-        if self.estimator == "gradient_boosting":
-            params["learning_rate"] = self.learning_rate
-        return params
+        values = {name: getattr(self, name) for name in HYPERPARAMETERS[self.estimator]}
+        return {name: value for name, value in values.items() if value is not None}
 
     def build_pipeline(self) -> Any:
         """Return the unfitted scikit-learn pipeline: `StandardScaler`, then the regressor."""
-        from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
-        from sklearn.linear_model import Ridge
-        from sklearn.pipeline import Pipeline
-        from sklearn.preprocessing import StandardScaler
-
-        regressor: Any
-        if self.estimator == "ridge":
-            regressor = Ridge(**self.hyperparameters())
-        elif self.estimator == "random_forest":
-            regressor = RandomForestRegressor(
-                random_state=self.random_state, **self.hyperparameters()
-            )
-        else:
-            regressor = GradientBoostingRegressor(
-                random_state=self.random_state, **self.hyperparameters()
-            )
-        return Pipeline([("scaler", StandardScaler()), ("regressor", regressor)])
+        return build_pipeline(self.estimator, self.hyperparameters(), self.random_state)
 
     def dataset(self, frame: pd.DataFrame) -> Any:
         """Return the MLflow record of the training table: its source, schema and digest.
@@ -126,7 +141,15 @@ class TrainingJob(Job):
 
         logger = self.logger_service.logger()
         source = str(self.inputs) if self.inputs else "sklearn.datasets.load_diabetes"
-        config = self.run_config(description=f"Train a {self.estimator} regressor on {source}.")
+        tags = {}
+        if self.study is not None:
+            logger.info(
+                "Hyperparameters of study {}'s best trial: {}", self.study, self.apply_study()
+            )
+            tags["model_name.study"] = self.study
+        config = self.run_config(
+            description=f"Train a {self.estimator} regressor on {source}.", tags=tags
+        )
         with self.mlflow_service.run_context(config) as run:
             frame = datasets.read_table(self.inputs) if self.inputs else datasets.load_sample()
             if self.target not in frame.columns:
@@ -184,6 +207,31 @@ class TrainingJob(Job):
                 mlflow.set_tag("model_name.registered_version", model_version.version)
                 logger.info("Registered {} version {}", model_version.name, model_version.version)
         return locals()
+
+
+def build_pipeline(estimator: str, hyperparameters: dict[str, Any], random_state: int) -> Any:
+    """Return an unfitted scikit-learn pipeline: `StandardScaler`, then the regressor.
+
+    Shared by the training job and the tuning job's trials, so a tuned model is built the same.
+
+    Args:
+        estimator: `ridge`, `random_forest` or `gradient_boosting`.
+        hyperparameters: the regressor's keyword arguments (names from `HYPERPARAMETERS`).
+        random_state: the seed of the tree regressors.
+    """
+    from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    regressor: Any
+    if estimator == "ridge":
+        regressor = Ridge(**hyperparameters)
+    elif estimator == "random_forest":
+        regressor = RandomForestRegressor(random_state=random_state, **hyperparameters)
+    else:
+        regressor = GradientBoostingRegressor(random_state=random_state, **hyperparameters)
+    return Pipeline([("scaler", StandardScaler()), ("regressor", regressor)])
 
 
 MARGINS = {"left": 0.13, "right": 0.97, "bottom": 0.12, "top": 0.92}

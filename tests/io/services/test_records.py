@@ -106,3 +106,15 @@ def test_only_a_secret_field_is_masked_not_a_section_named_like_one() -> None:
 
     # when the command line is masked, then it is kept: the field is read as plain configuration
     assert masked_command(argv) == argv
+
+
+def test_a_urls_password_is_masked_in_the_recorded_command_and_configuration() -> None:
+    # given a study storage URL with a password, on the command line and in the configuration
+    url = "postgresql://tuner:hunter2@db:5432/optuna"
+    # when the command and the configuration are recorded
+    command = masked_command(["model_name", "run", "tuning", "--set", f"optuna.storage={url}"])
+    text = config_yaml({"optuna": {"storage": url}})
+    # then the URL is kept, its password masked
+    assert command[-1] == "optuna.storage=postgresql://tuner:**********@db:5432/optuna"
+    assert "postgresql://tuner:**********@db:5432/optuna" in text
+    assert "hunter2" not in " ".join(command) + text

@@ -10,8 +10,8 @@ need them, so light commands (`--help`, `jobs`, `config show`) never pay for the
 
 The package's modules: `base` (Service; `start_all` and `stop_all`, the one start and stop rule),
 `logger` (LoggerService), `alerts` (AlertsService), `tracking` (MlflowService), `tracking_state`
-(MLflow's process-wide state, saved and restored), `records` (RunConfig and what a run records)
-and `stores` (SQLite stores).
+(MLflow's process-wide state, saved and restored), `studies` (StudyService, Optuna's storage),
+`records` (RunConfig and what a run records) and `stores` (SQLite stores).
 Import from the package: its modules are an implementation detail.
 
 Example:
@@ -39,6 +39,7 @@ from model_name.io.services.records import (
     run_record_tags,
 )
 from model_name.io.services.stores import initialize_sqlite_store
+from model_name.io.services.studies import StudyService
 from model_name.io.services.tracking import MLFLOW_BATCH_LIMIT, MlflowService, RunStatus
 from model_name.io.services.tracking_state import MLFLOW_HTTP_DEFAULTS
 
@@ -57,6 +58,7 @@ __all__ = [
     "RunConfig",
     "RunStatus",
     "Service",
+    "StudyService",
     "Terminated",
     "config_yaml",
     "initialize_sqlite_store",

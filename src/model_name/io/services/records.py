@@ -17,6 +17,7 @@ from typing import Any
 
 import pydantic as pdt
 
+from model_name.redaction import mask_url
 from model_name.settings import is_secret_key
 
 SECRET_MASK = "**********"
@@ -115,13 +116,13 @@ def masked_command(argv: list[str]) -> list[str]:
         elif index > 0 and argv[index - 1] == "--set":
             masked.append(_masked_setting(argument))
         else:
-            masked.append(argument)
+            masked.append(mask_url(argument))
     return masked
 
 
 def _masked_setting(setting: str) -> str:
     key, equals, _ = setting.partition("=")
-    return f"{key}={SECRET_MASK}" if equals and is_secret_key(key) else setting
+    return f"{key}={SECRET_MASK}" if equals and is_secret_key(key) else mask_url(setting)
 
 
 def _git(*arguments: str) -> str | None:
@@ -169,6 +170,8 @@ def _plain(value: Any) -> Any:
         return {str(key): _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [_plain(item) for item in value]
-    if value is None or isinstance(value, bool | int | float | str):
+    if isinstance(value, str):
+        return mask_url(value)  # a URL's password (`optuna.storage`)
+    if value is None or isinstance(value, bool | int | float):
         return value
     return str(value)
