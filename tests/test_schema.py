@@ -27,6 +27,7 @@ def test_the_schema_covers_the_services_and_every_job(capsys: pytest.CaptureFixt
     assert set(schema["properties"]) == {"logger", "alerts", "mlflow", "optuna", "jobs"}
     jobs = schema["$defs"]["JobsSettings"]["properties"]
     assert set(jobs) == {
+        "tuning",
         "training",
         "evaluation",
         "promotion",
