@@ -54,8 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # argparse has printed its usage message
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     command: Callable[[argparse.Namespace], int] = args.command
+    from model_name.redaction import masked_output
+
     try:
-        return command(args)
+        with masked_output():  # libraries print URLs (credentials included) straight to stdout
+            return command(args)
     except UsageError as error:
         _error(str(error))
         return EXIT_USAGE
@@ -207,10 +210,11 @@ def _load_configuration(args: argparse.Namespace) -> Configuration:
     from model_name.errors import ConfigurationError
     from model_name.jobs import JOBS
     from model_name.jobs.base import RESERVED_FIELDS
+    from model_name.redaction import remember_secrets, secrets_in
     from model_name.sources import load_configuration
 
     try:
-        return load_configuration(
+        configuration = load_configuration(
             config_files=args.config,
             overrides=args.overrides,
             jobs=JOBS,
@@ -218,6 +222,9 @@ def _load_configuration(args: argparse.Namespace) -> Configuration:
         )
     except ConfigurationError as error:
         raise UsageError(str(error)) from None
+    # every error line and log line from now on masks them, whatever quotes them
+    remember_secrets(secrets_in(configuration.settings))
+    return configuration
 
 
 def _check_job(kind: str) -> Any:
@@ -268,6 +275,8 @@ def _signals_deferred(received: list[int]) -> Iterator[None]:
 def _render(data: dict[str, Any], sources: Configuration | None, path: str = "") -> list[str]:
     import yaml
 
+    from model_name.redaction import mask_url
+
     lines: list[str] = []
     indent = "  " * path.count(".") + ("  " if path else "")
     for key, value in data.items():
@@ -276,7 +285,8 @@ def _render(data: dict[str, Any], sources: Configuration | None, path: str = "")
             lines.append(f"{indent}{key}:")
             lines += _render(value, sources, dotted)
             continue
-        text = yaml.safe_dump(value, default_flow_style=True, width=2**31)
+        shown = mask_url(value) if isinstance(value, str) else value  # a URI's password
+        text = yaml.safe_dump(shown, default_flow_style=True, width=2**31, allow_unicode=True)
         line = f"{indent}{key}: {text.removesuffix(chr(10)).removesuffix('...').strip()}"
         lines.append(f"{line}  # {sources.origin(dotted)}" if sources else line)
     return lines
@@ -311,7 +321,10 @@ def _one_line(error: BaseException) -> str:
 
 
 def _error(message: str) -> None:
-    for line in message.splitlines():
+    from model_name.redaction import mask_secrets_in_text
+
+    # the one exit every error line takes: MLflow's messages quote URLs, credentials included
+    for line in mask_secrets_in_text(message).splitlines():
         print(f"{PROG}: error: {line}", file=sys.stderr)
 
 

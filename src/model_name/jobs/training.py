@@ -9,6 +9,7 @@ import pydantic as pdt
 from model_name.io import datasets, registries
 from model_name.io.datasets import TablePath
 from model_name.jobs.base import Job, Locals
+from model_name.settings import MAX_PARAM_VALUE_LENGTH
 
 if TYPE_CHECKING:
     import numpy as np
@@ -56,7 +57,9 @@ class TrainingJob(Job):
     KIND = "training"
 
     inputs: TablePath | None = None
-    target: str = pdt.Field(default=datasets.SAMPLE_TARGET, min_length=1)
+    target: str = pdt.Field(
+        default=datasets.SAMPLE_TARGET, min_length=1, max_length=MAX_PARAM_VALUE_LENGTH
+    )
     estimator: Estimator = "ridge"
     alpha: float = pdt.Field(default=1.0, ge=0.0, le=1e6)
     n_estimators: int = pdt.Field(default=100, ge=1, le=5000)

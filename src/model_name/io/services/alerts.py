@@ -71,6 +71,10 @@ class AlertsService(Service, AlertsSettings):
             message: the notification's body.
         """
         try:
+            from model_name.redaction import mask_secrets_in_text
+
+            # a failure's summary may quote a URL with its credentials: a desktop is an output
+            title, message = mask_secrets_in_text(title), mask_secrets_in_text(message)
             problem = self.problem
             if problem is None:
                 try:

@@ -27,6 +27,7 @@ from model_name.io.services.tracking_state import (
     _mlflow_globals,
     _restore_mlflow_globals,
 )
+from model_name.redaction import mask_url, remember_secrets, secrets_in
 from model_name.settings import LoggerSettings, MlflowSettings
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ class MlflowService(Service, MlflowSettings):
             for name, value in MLFLOW_HTTP_DEFAULTS.items():
                 os.environ.setdefault(name, value)
             self._export_credentials()
+            remember_secrets(secrets_in(self))  # masked in every log line and error from now on
             import mlflow
 
             for uri in dict.fromkeys((self.tracking_uri, self.registry_uri or self.tracking_uri)):
@@ -160,10 +162,12 @@ class MlflowService(Service, MlflowSettings):
         if not self._running:
             raise RuntimeError("MlflowService is not started: start it before run_context")
         nested = mlflow.active_run() is not None
+        tags = {**run_record_tags(), **run_config.tags}
         run = mlflow.start_run(
             run_name=run_config.name,
-            description=run_config.description,
-            tags={**run_record_tags(), **run_config.tags},
+            # a job may describe its inputs by URI: their credentials stay out of the record
+            description=mask_url(run_config.description) if run_config.description else None,
+            tags={key: mask_url(value) for key, value in tags.items()},
             log_system_metrics=run_config.log_system_metrics,
             nested=nested,
         )
@@ -241,9 +245,11 @@ class MlflowService(Service, MlflowSettings):
 
     def _add_run_log(self, path: Path) -> int:
         """Add a loguru sink that records the run's log, at the running LoggerService's level."""
+        from model_name.redaction import MaskingSink
+
         service = _LoguruDefault.current()
         return _loguru().add(
-            path,
+            MaskingSink(path),  # the run's log is an artifact: no secret may reach it
             level=service.level if service is not None else "DEBUG",
             format=service.format if service is not None else LoggerSettings().format,
             colorize=False,
