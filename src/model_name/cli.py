@@ -15,11 +15,8 @@ dependency-injector and the services' libraries) only for `run`, so that `--help
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import types
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -170,13 +167,14 @@ def run_in_container(container: Container, job_name: str) -> int:
         container: the container, its services not started.
         job_name: the job to run, one of `container.jobs`.
     """
-    from model_name import containers
+    from model_name import containers, signals
     from model_name.io.services import Terminated
 
     code = EXIT_OK
     errors: list[BaseException] = []
     starting = True
-    with _signals_raise(Terminated) as deferred:
+    # signals: the first SIGINT/SIGTERM unwinds, later ones never cut the wrap-up short
+    with signals.handling_signals() as received:
         try:
             try:
                 containers.start_services(container)
@@ -185,7 +183,7 @@ def run_in_container(container: Container, job_name: str) -> int:
                 with job:
                     job.run()
             finally:
-                with _signals_deferred(deferred):
+                with signals.wrap_up():
                     errors = containers.stop_services(container)
         except Terminated:
             code = EXIT_TERMINATED
@@ -201,8 +199,8 @@ def run_in_container(container: Container, job_name: str) -> int:
         _error(f"stopping a service failed: {_one_line(error)}")
     if errors and code == EXIT_OK:
         code = EXIT_JOB_FAILED
-    if code == EXIT_OK and deferred:
-        code = EXIT_TERMINATED if deferred[-1] == signal.SIGTERM else EXIT_INTERRUPTED
+    if code == EXIT_OK and received:  # a signal came during a successful job's wrap-up
+        code = signals.exit_code(received[0])
     return code
 
 
@@ -237,39 +235,6 @@ def _check_job(kind: str) -> Any:
     nearest = difflib.get_close_matches(kind, JOBS, n=1)
     hint = f"; did you mean {nearest[0]!r}?" if nearest else ""
     raise UsageError(f"unknown job {kind!r}{hint} (jobs: {', '.join(JOBS)})")
-
-
-@contextmanager
-def _signals_raise(terminated: type[BaseException]) -> Iterator[list[int]]:
-    """Make SIGTERM raise `terminated` in the main thread, so the job's context unwinds.
-
-    Yields:
-        The list that `_signals_deferred` fills with the signals received during cleanup.
-    """
-
-    def raise_terminated(signum: int, frame: types.FrameType | None) -> None:
-        raise terminated()
-
-    previous = signal.signal(signal.SIGTERM, raise_terminated)
-    try:
-        yield []
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextmanager
-def _signals_deferred(received: list[int]) -> Iterator[None]:
-    """Hold SIGINT and SIGTERM while services stop: a second Ctrl-C must not cut a flush short."""
-
-    def defer(signum: int, frame: types.FrameType | None) -> None:
-        received.append(signum)
-
-    previous = {number: signal.signal(number, defer) for number in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
 
 
 def _render(data: dict[str, Any], sources: Configuration | None, path: str = "") -> list[str]:

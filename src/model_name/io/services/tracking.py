@@ -185,7 +185,10 @@ class MlflowService(Service, MlflowSettings):
             status = "FAILED"
             raise
         finally:
-            self._finish_run(run, run_config, status, sink_id, log_folder)
+            from model_name.signals import wrap_up
+
+            with wrap_up():  # ending the run KILLED and uploading its log: not cut short
+                self._finish_run(run, run_config, status, sink_id, log_folder)
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         """Buffer metric points for the active run; they are sent in batches.
