@@ -11,13 +11,12 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.test_faults import (  # noqa: F401 (job_log is a fixture)
-    JOB_SECONDS,
-    assert_one_line_error,
-    job_log,
-    runs,
-    start_held_check,
-)
+from tests.test_faults import JOB_SECONDS, assert_one_line_error, runs, start_held_check
+
+
+@pytest.fixture
+def job_log(isolated: Path) -> Path:
+    return isolated / "job.log"
 
 
 def wait_for(log: Path, text: str) -> None:
