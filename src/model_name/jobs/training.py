@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic as pdt
 
+from model_name.errors import JobError
 from model_name.io import datasets, registries
 from model_name.io.datasets import TablePath
 from model_name.jobs.base import Job, Locals
@@ -138,6 +139,7 @@ class TrainingJob(Job):
                 )
             features = datasets.numeric_features(frame.drop(columns=[self.target]))
             labels = frame[self.target].astype("float64")
+            check_split_sizes(len(frame), self.test_size, source)
             x_train, x_test, y_train, y_test = train_test_split(
                 features, labels, test_size=self.test_size, random_state=self.random_state
             )
@@ -165,6 +167,7 @@ class TrainingJob(Job):
             }
             self.mlflow_service.log_metrics(metrics)
             logger.info("Held-out metrics: {}", metrics)
+            check_finite(metrics)  # before the model is logged or registered
 
             for path, figure in zip(PLOTS, evaluation_plots(y_test, y_pred), strict=True):
                 mlflow.log_figure(figure, path)
@@ -186,6 +189,42 @@ class TrainingJob(Job):
                 mlflow.set_tag("model_name.registered_version", model_version.version)
                 logger.info("Registered {} version {}", model_version.name, model_version.version)
         return locals()
+
+
+MIN_ROWS_PER_SIDE = 2
+"""The fewest rows each side of the split may have: R² is undefined on one held-out row."""
+
+
+def check_split_sizes(n_rows: int, test_size: float, source: str) -> None:
+    """Refuse a table too small to train on and score, before anything is fitted or logged.
+
+    The sizes are scikit-learn's `train_test_split`'s: `ceil(test_size * rows)` held out.
+
+    Raises:
+        JobError: either side of the split would have fewer than `MIN_ROWS_PER_SIDE` rows.
+    """
+    import math
+
+    n_test = math.ceil(test_size * n_rows)
+    n_train = n_rows - n_test
+    if min(n_test, n_train) < MIN_ROWS_PER_SIDE:
+        raise JobError(
+            f"{source} has {n_rows} rows: test_size {test_size} leaves {n_train} to train on "
+            f"and {n_test} to score; each needs at least {MIN_ROWS_PER_SIDE}"
+        )
+
+
+def check_finite(metrics: dict[str, float]) -> None:
+    """Refuse metrics that are not finite numbers: such a model is never registered.
+
+    Raises:
+        JobError: a metric is NaN or infinite.
+    """
+    import math
+
+    bad = {name: value for name, value in metrics.items() if not math.isfinite(value)}
+    if bad:
+        raise JobError(f"held-out metrics are not finite ({bad}); the model is not registered")
 
 
 MARGINS = {"left": 0.13, "right": 0.97, "bottom": 0.12, "top": 0.92}
