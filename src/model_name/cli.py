@@ -194,7 +194,7 @@ def run_in_container(container: Container, job_name: str) -> int:
         except Exception as failure:
             code = EXIT_JOB_FAILED
             stage = "a service could not start: " if starting else ""
-            _error(f"job {job_name} failed: {stage}{_one_line(failure)}")
+            _error(f"job {job_name} failed: {stage}{_describe(failure, container)}")
     for error in errors:
         _error(f"stopping a service failed: {_one_line(error)}")
     if errors and code == EXIT_OK:
@@ -281,8 +281,24 @@ def _version() -> str:
 
 
 def _one_line(error: BaseException) -> str:
-    """Say what an exception is in one line: its type and its message, line breaks collapsed."""
-    return f"{type(error).__name__}: {' '.join(str(error).split())}"
+    """Say what an exception is in one line: its type and its message, line breaks collapsed.
+
+    SQLAlchemy's messages end with the failed statement (`[SQL: INSERT ...]`) and its
+    parameters: they stay in the log, not on the console.
+    """
+    text = str(error).split("[SQL:", 1)[0]
+    return f"{type(error).__name__}: {' '.join(text.split())}"
+
+
+def _describe(failure: BaseException, container: Container) -> str:
+    """Say what made a job fail in one line: a full disk as such, anything else by `_one_line`."""
+    from model_name.io.services.stores import disk_full_message
+
+    try:
+        tracking_uri = container.config.mlflow.tracking_uri()
+    except Exception:  # a container without that setting (a test's): no store to name
+        tracking_uri = None
+    return disk_full_message(failure, tracking_uri) or _one_line(failure)
 
 
 def _error(message: str) -> None:

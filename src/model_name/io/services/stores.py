@@ -135,22 +135,59 @@ def _holds_runs(path: Path) -> bool:
 
 def _disk_full(error: BaseException) -> bool:
     """Whether an error (or one it was raised from) says the disk is full."""
+    for cause in _chain(error):
+        if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
+            return True
+        if "database or disk is full" in str(cause) or "No space left" in str(cause):
+            return True
+    return False
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """Yield an error and those it was raised from or during, each once."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, OSError) and current.errno == errno.ENOSPC:
-            return True
-        if "database or disk is full" in str(current) or "No space left" in str(current):
-            return True
+        yield current
         current = current.__cause__ or current.__context__
-    return False
+
+
+def disk_full_message(error: BaseException, tracking_uri: str | None) -> str | None:
+    """Say in one line that the disk is full, and where, if that is what an error means.
+
+    SQLite says "database or disk is full" with the SQL statement it failed; an `OSError` says
+    "No space left on device" with the file. The line names the store's folder (or the file)
+    instead, and what to do.
+
+    Args:
+        error: the error a job or a service raised.
+        tracking_uri: the tracking URI the job ran with.
+
+    Returns:
+        The line, or None when the error is not about a full disk.
+    """
+    if not _disk_full(error):
+        return None
+    if isinstance(error, ServiceError):  # initialize_sqlite_store said it already, with the path
+        return str(error)
+    for cause in _chain(error):
+        if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
+            where = f"no space left for {cause.filename}" if cause.filename else "no space left"
+            return f"the disk is full: {where} (OSError: {cause.strerror}); free space, run again"
+    path = _sqlite_path(tracking_uri or "")
+    if path is not None:  # SQLite's "database or disk is full": the store could not grow
+        return (
+            f"the disk is full: the tracking store {path} cannot grow; free space in "
+            f"{path.parent.resolve()} and run again"
+        )
+    return "the disk is full (no space left on a device); free space and run again"
 
 
 def _disk_full_error(path: Path, action: str) -> ServiceError:
     return ServiceError(
         f"the disk is full: cannot {action} the tracking store {path}; free space in "
-        f"{path.parent} and run again"
+        f"{path.parent.resolve()} and run again"
     )
 
 
