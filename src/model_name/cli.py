@@ -59,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         _error(str(error))
         return EXIT_USAGE
+    except KeyboardInterrupt:  # Ctrl-C before the job's services started (imports, validation)
+        _error("interrupted (SIGINT) before the job started; nothing was created")
+        return EXIT_INTERRUPTED
 
 
 def build_parser() -> argparse.ArgumentParser:
