@@ -18,11 +18,10 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from model_name.io.services import initialize_sqlite_store
 from tests.helpers.servers import without_coverage
 from tests.test_faults import JOB_SECONDS, command
 
-ATTEMPTS = 6
+ATTEMPTS = 4
 """Interrupted first runs, started at once, each in its own folder."""
 
 LATEST_SIGNAL_SECONDS = 1.5
@@ -80,8 +79,7 @@ def test_a_first_run_interrupted_while_creating_the_store_leaves_a_store_that_wo
         if not (folder / "mlflow.db").exists():  # interrupted before it was moved into place
             assert not list(folder.glob(".mlflow.db.*")), "a temporary store was left behind"
             continue
-        try:
-            initialize_sqlite_store(uri)  # what the next run's MlflowService.start() does first
+        try:  # MLflow alone, without initialize_sqlite_store's repair of a half-made store
             MlflowClient(tracking_uri=uri).create_experiment("after")
         except Exception as error:
             broken.append(f"{folder.name}: {type(error).__name__}: {str(error)[:200]}")
