@@ -10,6 +10,7 @@ from mlflow import MlflowClient
 
 from model_name.errors import ServiceError
 from model_name.io.services import initialize_sqlite_store
+from model_name.io.services.stores import disk_full_message
 
 
 def test_a_fresh_store_is_created_with_its_folders_and_is_usable(tmp_path: Path) -> None:
@@ -108,3 +109,23 @@ def test_a_damaged_store_that_holds_runs_is_left_alone_with_one_clear_line(tmp_p
         initialize_sqlite_store(uri)
     assert "\n" not in str(raised.value)
     assert not list(tmp_path.glob("mlflow.db.broken-*"))
+
+
+def test_a_full_disk_is_named_as_such_with_the_stores_folder() -> None:
+    # given SQLite's error when the store cannot grow, as SQLAlchemy wraps it
+    try:
+        try:
+            raise sqlite3.OperationalError("database or disk is full")
+        except sqlite3.OperationalError as error:
+            raise RuntimeError(
+                "(sqlite3.OperationalError) database or disk is full [SQL: INSERT INTO metrics]"
+            ) from error
+    except RuntimeError as wrapped:
+        message = disk_full_message(wrapped, "sqlite:////srv/project/mlflow.db")
+
+    # then the line names the store's folder, without SQL
+    assert message == (
+        "the disk is full: the tracking store /srv/project/mlflow.db cannot grow; free space in "
+        "/srv/project and run again"
+    )
+    assert disk_full_message(RuntimeError("other"), None) is None
