@@ -64,6 +64,7 @@ def test_secrets_in_settings_are_secret_strings_and_uri_passwords() -> None:
     # then both are found, the URI's password decoded
     assert secrets_in(settings) == {"tok-1234", "p@ss"}
     assert url_password("http://host:5000") is None
+    assert url_password("postgresql://postgres@db/mlflow") is None  # a user name, not a secret
 
 
 def test_remembered_secrets_and_mlflow_variables_are_known(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -75,7 +75,7 @@ def mask_url(text: str) -> str:
 
 
 def url_password(text: str) -> str | None:
-    """Return the password (or token) in a URI's user-info, decoded; None when there is none.
+    """Return the password in a URI's user-info (`user:password@`), decoded; None without one.
 
     Example:
         >>> url_password("http://alice:p%40ss@host"), url_password("sqlite:///mlflow.db")
@@ -84,8 +84,12 @@ def url_password(text: str) -> str | None:
     match = _USERINFO.search(text)
     if match is None:
         return None
-    secret = match.group("password") if match.group("user") is not None else match.group("token")
-    return urllib.parse.unquote(secret) or None
+    if match.group("user") is None:
+        # a bare user-info is masked inside URIs, but not remembered as a secret: it is often
+        # just a user name (`postgresql://postgres@db`), and masking it in every text would
+        # garble them ("**********ql://")
+        return None
+    return urllib.parse.unquote(match.group("password")) or None
 
 
 def mask_secrets_in_text(text: str, secrets: Iterable[str] | None = None) -> str:
