@@ -16,11 +16,8 @@ dependency-injector and the services' libraries) only for `run`, so that `--help
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import types
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,11 +58,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # argparse has printed its usage message
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     command: Callable[[argparse.Namespace], int] = args.command
+    from model_name.redaction import masked_output
+
     try:
-        return command(args)
+        with masked_output():  # libraries print URLs (credentials included) straight to stdout
+            return command(args)
     except ModelNameError as error:
         _error(str(error))
         return exit_code(error)
+    except KeyboardInterrupt:  # Ctrl-C before the job's services started (imports, validation)
+        _error("interrupted (SIGINT) before the job started; nothing was created")
+        return EXIT_INTERRUPTED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -192,13 +195,14 @@ def run_in_container(container: Container, job_name: str) -> int:
         container: the container, its services not started.
         job_name: the job to run, one of `container.jobs`.
     """
-    from model_name import containers
+    from model_name import containers, signals
     from model_name.errors import Terminated
 
     code = EXIT_OK
     errors: list[Exception] = []
     starting = True
-    with _signals_raise(Terminated) as deferred:
+    # signals: the first SIGINT/SIGTERM unwinds, later ones never cut the wrap-up short
+    with signals.handling_signals() as received:
         try:
             try:
                 containers.start_services(container)
@@ -207,7 +211,7 @@ def run_in_container(container: Container, job_name: str) -> int:
                 with job:
                     job.run()
             finally:
-                with _signals_deferred(deferred):
+                with signals.wrap_up():
                     errors = containers.stop_services(container)
         except Terminated:
             code = EXIT_TERMINATED
@@ -221,20 +225,24 @@ def run_in_container(container: Container, job_name: str) -> int:
         except Exception as failure:
             code = exit_code(failure)
             stage = "a service could not start: " if starting else ""
-            _error(f"job {job_name} failed: {stage}{_one_line(failure)}")
+            _error(f"job {job_name} failed: {stage}{_describe(failure, container)}")
     for error in errors:
         _error(f"stopping a service failed: {_one_line(error)}")
     if errors and code == EXIT_OK:
         code = EXIT_JOB_FAILED
-    if code == EXIT_OK and deferred:
-        code = EXIT_TERMINATED if deferred[-1] == signal.SIGTERM else EXIT_INTERRUPTED
+    if code == EXIT_OK and received:  # a signal came during a successful job's wrap-up
+        code = signals.exit_code(received[0])
     return code
 
 
 def _load_configuration(args: argparse.Namespace) -> Configuration:
     from model_name.configuration import load_configuration
+    from model_name.redaction import remember_secrets, secrets_in
 
-    return load_configuration(config_files=args.config, overrides=args.overrides)
+    configuration = load_configuration(config_files=args.config, overrides=args.overrides)
+    # every error line and log line from now on masks them, whatever quotes them
+    remember_secrets(secrets_in(configuration.settings))
+    return configuration
 
 
 def _check_services(configuration: Configuration) -> None:
@@ -256,39 +264,6 @@ def _check_job(kind: str) -> Any:
     raise UsageError(f"unknown job {kind!r}{hint} (jobs: {', '.join(JOBS)})")
 
 
-@contextmanager
-def _signals_raise(terminated: type[BaseException]) -> Iterator[list[int]]:
-    """Make SIGTERM raise `terminated` in the main thread, so the job's context unwinds.
-
-    Yields:
-        The list that `_signals_deferred` fills with the signals received during cleanup.
-    """
-
-    def raise_terminated(signum: int, frame: types.FrameType | None) -> None:
-        raise terminated()
-
-    previous = signal.signal(signal.SIGTERM, raise_terminated)
-    try:
-        yield []
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextmanager
-def _signals_deferred(received: list[int]) -> Iterator[None]:
-    """Hold SIGINT and SIGTERM while services stop: a second Ctrl-C must not cut a flush short."""
-
-    def defer(signum: int, frame: types.FrameType | None) -> None:
-        received.append(signum)
-
-    previous = {number: signal.signal(number, defer) for number in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-
-
 def _render(data: dict[str, Any], sources: Configuration | None, path: str = "") -> list[str]:
     import yaml
 
@@ -302,9 +277,8 @@ def _render(data: dict[str, Any], sources: Configuration | None, path: str = "")
             lines.append(f"{indent}{key}:")
             lines += _render(value, sources, dotted)
             continue
-        # a URL's password (`optuna.storage`) is a secret
-        shown = mask_url(value) if isinstance(value, str) else value
-        text = yaml.safe_dump(shown, default_flow_style=True, width=2**31)
+        shown = mask_url(value) if isinstance(value, str) else value  # a URI's password
+        text = yaml.safe_dump(shown, default_flow_style=True, width=2**31, allow_unicode=True)
         line = f"{indent}{key}: {text.removesuffix(chr(10)).removesuffix('...').strip()}"
         lines.append(f"{line}  # {sources.origin(dotted)}" if sources else line)
     return lines
@@ -337,13 +311,29 @@ def _one_line(error: BaseException) -> str:
     """Say what an exception is in one line: its type and its message, line breaks collapsed.
 
     An error of model_name's own is its message alone: it was written for the user.
+    SQLAlchemy's messages end with the failed statement (`[SQL: INSERT ...]`) and its
+    parameters: they stay in the log, not on the console.
     """
-    message = " ".join(str(error).split())
+    message = " ".join(str(error).split("[SQL:", 1)[0].split())
     return message if isinstance(error, ModelNameError) else f"{type(error).__name__}: {message}"
 
 
+def _describe(failure: BaseException, container: Container) -> str:
+    """Say what made a job fail in one line: a full disk as such, anything else by `_one_line`."""
+    from model_name.io.services.stores import disk_full_message
+
+    try:
+        tracking_uri = container.config.mlflow.tracking_uri()  # type: ignore[attr-defined]
+    except Exception:  # a container without that setting (a test's): no store to name
+        tracking_uri = None
+    return disk_full_message(failure, tracking_uri) or _one_line(failure)
+
+
 def _error(message: str) -> None:
-    for line in message.splitlines():
+    from model_name.redaction import mask_secrets_in_text
+
+    # the one exit every error line takes: MLflow's messages quote URLs, credentials included
+    for line in mask_secrets_in_text(message).splitlines():
         print(f"{PROG}: error: {line}", file=sys.stderr)
 
 

@@ -27,6 +27,21 @@ DEFAULT_LOG_FORMAT = (
 )
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 
+# MLflow's own limits (mlflow/utils/validation.py, MLflow 3): a value beyond them passes here
+# and fails later, with a run or a store already created, so the settings refuse it first.
+MAX_EXPERIMENT_NAME_LENGTH = 500
+"""MLflow's `MAX_EXPERIMENT_NAME_LENGTH`."""
+MAX_MODEL_NAME_LENGTH = 256
+"""The length of MLflow's `registered_models.name` column."""
+MAX_PARAM_VALUE_LENGTH = 6000
+"""MLflow's `MAX_PARAM_VAL_LENGTH`: a job's parameters are logged as run params."""
+MAX_TAG_VALUE_LENGTH = 8000
+"""MLflow's `MAX_TAG_VAL_LENGTH` (run names and descriptions are tags too)."""
+MAX_ENTITY_KEY_LENGTH = 250
+"""MLflow's `MAX_ENTITY_KEY_LENGTH`: the longest param, tag or metric key."""
+MAX_URI_LENGTH = 4096
+"""A tracking or registry URI: a bound of ours (the whole file may hold 1 MiB)."""
+
 SECRET_KEY = re.compile(r"(password|passwd|token|secret|credential|api_?key)", re.IGNORECASE)
 """What the last part of a secret setting's key path says (`tracking_token`, a job's `api_key`)."""
 
@@ -173,10 +188,18 @@ class MlflowSettings(Settings):
             while it runs.
     """
 
-    tracking_uri: str = pdt.Field(default=DEFAULT_TRACKING_URI, min_length=1)
-    registry_uri: str | None = None
-    experiment_name: str = pdt.Field(default="model_name", min_length=1)
-    registry_name: str = pdt.Field(default="model_name", min_length=1)
+    tracking_uri: str = pdt.Field(
+        default=DEFAULT_TRACKING_URI, min_length=1, max_length=MAX_URI_LENGTH
+    )
+    registry_uri: str | None = pdt.Field(default=None, min_length=1, max_length=MAX_URI_LENGTH)
+    experiment_name: str = pdt.Field(
+        default="model_name", min_length=1, max_length=MAX_EXPERIMENT_NAME_LENGTH
+    )
+    registry_name: str = pdt.Field(
+        default="model_name",
+        min_length=1,
+        max_length=MAX_MODEL_NAME_LENGTH,
+    )
     tracking_username: str | None = None
     tracking_password: pdt.SecretStr | None = None
     tracking_token: pdt.SecretStr | None = None
@@ -190,6 +213,14 @@ class MlflowSettings(Settings):
     autolog_silent: bool = False
     metrics_flush_size: int = pdt.Field(default=1000, ge=1)
     metrics_flush_seconds: float = pdt.Field(default=5.0, gt=0)
+
+    @pdt.field_validator("registry_name")
+    @classmethod
+    def _model_name_mlflow_accepts(cls, value: str) -> str:
+        # MLflow refuses them only when the model is registered, after the whole training
+        if not value.strip() or "/" in value or ":" in value:
+            raise ValueError("a registered model's name must not be blank nor hold '/' or ':'")
+        return value
 
 
 DEFAULT_STUDY_STORAGE = "optuna.journal"

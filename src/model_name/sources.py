@@ -33,7 +33,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 from pydantic.fields import FieldInfo
@@ -41,9 +41,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from model_name.errors import ConfigurationError
 from model_name.settings import is_secret_key
-
-if TYPE_CHECKING:
-    pass
+from model_name.yaml_limits import compose_bounded, read_text_bounded, safe_load_bounded
 
 ENV_PREFIX = "MODEL_NAME_"
 DEFAULT_CONFIG_FILE = Path("containers.yaml")
@@ -99,12 +97,13 @@ def parse_value(text: str, path: KeyPath = ()) -> Any:
     if is_secret_key(path):
         return text
     if stripped[:1] in ("[", "{"):
-        try:
-            return yaml.safe_load(stripped)
-        except yaml.YAMLError as error:
-            problem = getattr(error, "problem", None) or "invalid YAML"
+        try:  # bounded: a value may be as hostile as a file (aliases, deep nesting)
+            return safe_load_bounded(stripped, "value")
+        except ConfigurationError as error:
+            problem = str(error).partition(": ")[2] or "invalid YAML"
+            shown = text if len(text) <= 80 else f"{text[:77]}..."
             raise ConfigurationError(
-                f"{text!r} is not a valid list or mapping: {problem}"
+                f"{shown!r} is not a valid list or mapping: {problem}"
             ) from None
     return text
 
@@ -160,7 +159,7 @@ def file_layer(path: Path, environ: Mapping[str, str]) -> Layer:
             has a duplicate key, or names an unset variable.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_bounded(path)
     except FileNotFoundError:
         raise ConfigurationError(f"configuration file {path} does not exist") from None
     except IsADirectoryError:
@@ -168,13 +167,7 @@ def file_layer(path: Path, environ: Mapping[str, str]) -> Layer:
     except (OSError, UnicodeDecodeError) as error:
         reason = getattr(error, "strerror", None) or str(error)
         raise ConfigurationError(f"cannot read configuration file {path}: {reason}") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = getattr(error, "problem", None) or "invalid YAML"
-        raise ConfigurationError(f"{where}: invalid YAML: {problem}") from None
+    node = compose_bounded(text, str(path))  # size, depth and alias limits: yaml_limits
     if node is None:
         raise ConfigurationError(
             f"configuration file {path} is empty; it should map sections (logger, alerts, "

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 from mlflow.entities import Run
 
+from model_name.configuration import load_configuration
 from model_name.errors import ConfigurationError, ModelNotFoundError
 from model_name.io.services import MlflowService, StudyService
 from model_name.jobs import JOBS
 from model_name.jobs.base import RESERVED_FIELDS
 from model_name.jobs.training import TrainingJob
 from model_name.jobs.tuning import TuningJob
-from model_name.configuration import load_configuration
 
 RIDGE_ONLY = {"ridge": {"alpha": {"type": "float", "low": 0.01, "high": 10.0, "log": True}}}
 

@@ -157,6 +157,18 @@ class Job(abc.ABC, pdt.BaseModel):
         Returns:
             False, always: an exception raised by the job is never swallowed.
         """
+        from model_name.signals import wrap_up
+
+        with wrap_up():  # a second Ctrl-C must not cut the outcome's log, alert and stops short
+            self._report_and_stop(exc_type, exc_value, exc_traceback)
+        return False
+
+    def _report_and_stop(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        exc_traceback: types.TracebackType | None,
+    ) -> None:
         logger = self.logger_service.logger()
         if exc_value is None:
             logger.success("Job {} succeeded", self.KIND)
@@ -172,7 +184,6 @@ class Job(abc.ABC, pdt.BaseModel):
             )
             self._alert("failure", exc_value)
         self._stop_started(failing=exc_value is not None)
-        return False
 
     def _alert(self, event: AlertEvent, error: BaseException | None = None) -> None:
         """Send the alert of a moment: outcome, duration, headline metrics, link to the run."""

@@ -6,10 +6,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic as pdt
 
+from model_name.errors import JobError
 from model_name.io import datasets, registries
 from model_name.io.datasets import TablePath
 from model_name.io.services import StudyService
 from model_name.jobs.base import Job, Locals
+from model_name.settings import MAX_PARAM_VALUE_LENGTH
 
 if TYPE_CHECKING:
     import numpy as np
@@ -68,7 +70,9 @@ class TrainingJob(Job):
     HEADLINE_METRICS = ("rmse", "r2")
 
     inputs: TablePath | None = None
-    target: str = pdt.Field(default=datasets.SAMPLE_TARGET, min_length=1)
+    target: str = pdt.Field(
+        default=datasets.SAMPLE_TARGET, min_length=1, max_length=MAX_PARAM_VALUE_LENGTH
+    )
     estimator: Estimator = "ridge"
     alpha: float = pdt.Field(default=1.0, ge=0.0, le=1e6)
     n_estimators: int = pdt.Field(default=100, ge=1, le=5000)
@@ -159,6 +163,7 @@ class TrainingJob(Job):
                 )
             features = datasets.numeric_features(frame.drop(columns=[self.target]))
             labels = frame[self.target].astype("float64")
+            check_split_sizes(len(frame), self.test_size, source)
             x_train, x_test, y_train, y_test = train_test_split(
                 features, labels, test_size=self.test_size, random_state=self.random_state
             )
@@ -186,6 +191,7 @@ class TrainingJob(Job):
             }
             self.mlflow_service.log_metrics(metrics)
             logger.info("Held-out metrics: {}", metrics)
+            check_finite(metrics)  # before the model is logged or registered
 
             for path, figure in zip(PLOTS, evaluation_plots(y_test, y_pred), strict=True):
                 mlflow.log_figure(figure, path)
@@ -232,6 +238,42 @@ def build_pipeline(estimator: str, hyperparameters: dict[str, Any], random_state
     else:
         regressor = GradientBoostingRegressor(random_state=random_state, **hyperparameters)
     return Pipeline([("scaler", StandardScaler()), ("regressor", regressor)])
+
+
+MIN_ROWS_PER_SIDE = 2
+"""The fewest rows each side of the split may have: R² is undefined on one held-out row."""
+
+
+def check_split_sizes(n_rows: int, test_size: float, source: str) -> None:
+    """Refuse a table too small to train on and score, before anything is fitted or logged.
+
+    The sizes are scikit-learn's `train_test_split`'s: `ceil(test_size * rows)` held out.
+
+    Raises:
+        JobError: either side of the split would have fewer than `MIN_ROWS_PER_SIDE` rows.
+    """
+    import math
+
+    n_test = math.ceil(test_size * n_rows)
+    n_train = n_rows - n_test
+    if min(n_test, n_train) < MIN_ROWS_PER_SIDE:
+        raise JobError(
+            f"{source} has {n_rows} rows: test_size {test_size} leaves {n_train} to train on "
+            f"and {n_test} to score; each needs at least {MIN_ROWS_PER_SIDE}"
+        )
+
+
+def check_finite(metrics: dict[str, float]) -> None:
+    """Refuse metrics that are not finite numbers: such a model is never registered.
+
+    Raises:
+        JobError: a metric is NaN or infinite.
+    """
+    import math
+
+    bad = {name: value for name, value in metrics.items() if not math.isfinite(value)}
+    if bad:
+        raise JobError(f"held-out metrics are not finite ({bad}); the model is not registered")
 
 
 MARGINS = {"left": 0.13, "right": 0.97, "bottom": 0.12, "top": 0.92}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
 
+from model_name.errors import ServiceError
 from model_name.io.services import initialize_sqlite_store
+from model_name.io.services.stores import disk_full_message
 
 
 def test_a_fresh_store_is_created_with_its_folders_and_is_usable(tmp_path: Path) -> None:
@@ -69,3 +72,60 @@ def test_anything_but_a_sqlite_file_is_left_alone(uri: str, tmp_path: Path) -> N
 
     # then nothing was created: no store, no lock, no folder
     assert list(tmp_path.iterdir()) == []
+
+
+def half_made(store: Path, with_a_run: bool) -> str:
+    """A store MLflow refuses, as an interrupted first run of an older version left it."""
+    # MLflow caches a store per URI in the process: build this one under another URI of the file
+    building = f"sqlite:///{store}?timeout=20"
+    initialize_sqlite_store(building)
+    if with_a_run:
+        client = MlflowClient(tracking_uri=building)
+        client.create_run(client.create_experiment("kept"))
+    with sqlite3.connect(store) as connection:
+        connection.execute("DELETE FROM alembic_version")  # as if the migrations never ran
+    return f"sqlite:///{store}"
+
+
+def test_a_half_made_store_without_runs_is_moved_aside_and_built_again(tmp_path: Path) -> None:
+    # given a half-made store that holds no run
+    uri = half_made(tmp_path / "mlflow.db", with_a_run=False)
+
+    # when it is initialised
+    initialize_sqlite_store(uri)
+
+    # then the broken file is kept aside, and a new store works
+    assert [path.name for path in tmp_path.glob("mlflow.db.broken-*")]
+    MlflowClient(tracking_uri=uri).create_experiment("works")
+    assert not list(tmp_path.glob(".mlflow.db.*"))
+
+
+def test_a_damaged_store_that_holds_runs_is_left_alone_with_one_clear_line(tmp_path: Path) -> None:
+    # given a store MLflow refuses, that holds a run
+    uri = half_made(tmp_path / "mlflow.db", with_a_run=True)
+
+    # when it is initialised, then it says so in one line and leaves the store as it is
+    with pytest.raises(ServiceError, match=r"mlflow.db cannot be opened .*it holds runs") as raised:
+        initialize_sqlite_store(uri)
+    assert "\n" not in str(raised.value)
+    assert not list(tmp_path.glob("mlflow.db.broken-*"))
+
+
+def test_a_full_disk_is_named_as_such_with_the_stores_folder() -> None:
+    # given SQLite's error when the store cannot grow, as SQLAlchemy wraps it
+    try:
+        try:
+            raise sqlite3.OperationalError("database or disk is full")
+        except sqlite3.OperationalError as error:
+            raise RuntimeError(
+                "(sqlite3.OperationalError) database or disk is full [SQL: INSERT INTO metrics]"
+            ) from error
+    except RuntimeError as wrapped:
+        message = disk_full_message(wrapped, "sqlite:////srv/project/mlflow.db")
+
+    # then the line names the store's folder, without SQL
+    assert message == (
+        "the disk is full: the tracking store /srv/project/mlflow.db cannot grow; free space in "
+        "/srv/project and run again"
+    )
+    assert disk_full_message(RuntimeError("other"), None) is None

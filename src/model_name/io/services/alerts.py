@@ -111,6 +111,10 @@ class AlertsService(Service, AlertsSettings):
 
     def _notify_desktop(self, title: str, message: str) -> None:
         try:
+            from model_name.redaction import mask_secrets_in_text
+
+            # a failure's summary may quote a URL with its credentials: a desktop is an output
+            title, message = mask_secrets_in_text(title), mask_secrets_in_text(message)
             problem = self.problem
             if problem is None:
                 try:

@@ -158,13 +158,15 @@ class LoggerService(Service, LoggerSettings):
         _LoguruDefault.release()
 
     def _sink(self) -> Any:
+        # Every message goes through MaskingSink: a secret quoted by an exception (MLflow's
+        # error text holds the tracking URL, credentials included) must never reach the sink.
+        from model_name.redaction import MaskingSink
+
         if self.sink == "stderr":
-            return sys.stderr
+            return MaskingSink(sys.stderr)
         if self.sink == "stdout":
-            return sys.stdout
-        path = Path(self.sink).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
+            return MaskingSink(sys.stdout)
+        return MaskingSink(Path(self.sink).expanduser())
 
     def _route_standard_logging(self) -> None:
         root = logging.getLogger()

@@ -13,14 +13,14 @@ import socket
 import subprocess
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic as pdt
 
-from model_name.redaction import mask_url
-from model_name.settings import is_secret_key
+from model_name.redaction import MASK, mask_url
+from model_name.settings import MAX_ENTITY_KEY_LENGTH, MAX_TAG_VALUE_LENGTH, is_secret_key
 
-SECRET_MASK = "**********"
+SECRET_MASK = MASK
 """How a secret value (`pydantic.SecretStr`) is written in recorded configurations."""
 
 PACKAGE = "model_name"
@@ -44,9 +44,12 @@ class RunConfig(pdt.BaseModel):
 
     model_config = pdt.ConfigDict(extra="forbid")
 
-    name: str = pdt.Field(min_length=1)
-    description: str | None = None
-    tags: dict[str, str] = pdt.Field(default_factory=dict)
+    name: str = pdt.Field(min_length=1, max_length=MAX_TAG_VALUE_LENGTH)
+    description: str | None = pdt.Field(default=None, max_length=MAX_TAG_VALUE_LENGTH)
+    tags: dict[
+        Annotated[str, pdt.StringConstraints(min_length=1, max_length=MAX_ENTITY_KEY_LENGTH)],
+        Annotated[str, pdt.StringConstraints(max_length=MAX_TAG_VALUE_LENGTH)],
+    ] = pdt.Field(default_factory=dict)
     log_system_metrics: bool = False
     config: dict[str, Any] | None = None
 
@@ -108,6 +111,8 @@ def masked_command(argv: list[str]) -> list[str]:
         >>> masked_command(["model_name", "--set", "mlflow.tracking_token=s3cr3t"])
         ['model_name', '--set', 'mlflow.tracking_token=**********']
     """
+    from model_name.redaction import mask_secrets_in_text
+
     masked: list[str] = []
     for index, argument in enumerate(argv):
         flag, equals, setting = argument.partition("=")
@@ -116,8 +121,10 @@ def masked_command(argv: list[str]) -> list[str]:
         elif index > 0 and argv[index - 1] == "--set":
             masked.append(_masked_setting(argument))
         else:
-            masked.append(mask_url(argument))
-    return masked
+            masked.append(argument)
+    # a URI's credentials (`--set mlflow.tracking_uri=http://u:PASSWORD@host`), and any known
+    # secret value given under a key not named like a secret
+    return [mask_secrets_in_text(argument) for argument in masked]
 
 
 def _masked_setting(setting: str) -> str:
@@ -171,7 +178,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [_plain(item) for item in value]
     if isinstance(value, str):
-        return mask_url(value)  # a URL's password (`optuna.storage`)
+        return mask_url(value)  # `http://user:PASSWORD@host`: the URI stays, its password not
     if value is None or isinstance(value, bool | int | float):
         return value
-    return str(value)
+    return mask_url(str(value))

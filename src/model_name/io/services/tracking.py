@@ -28,6 +28,7 @@ from model_name.io.services.tracking_state import (
     _mlflow_globals,
     _restore_mlflow_globals,
 )
+from model_name.redaction import MaskingSink, mask_url, remember_secrets, secrets_in
 from model_name.settings import MlflowSettings
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ class MlflowService(Service, MlflowSettings):
             for name, value in MLFLOW_HTTP_DEFAULTS.items():
                 os.environ.setdefault(name, value)
             self._export_credentials()
+            remember_secrets(secrets_in(self))  # masked in every log line and error from now on
             if self.tracking_uri.startswith("file:"):
                 os.environ[_FILE_STORE] = "true"  # asked for by name: MLflow 3 refuses it unless
             import mlflow
@@ -187,10 +189,12 @@ class MlflowService(Service, MlflowSettings):
         if not self._running:
             raise RuntimeError("MlflowService is not started: start it before run_context")
         nested = mlflow.active_run() is not None
+        tags = {**run_record_tags(), **run_config.tags}
         run = mlflow.start_run(
             run_name=run_config.name,
-            description=run_config.description,
-            tags={**run_record_tags(), **run_config.tags},
+            # a job may describe its inputs by URI: their credentials stay out of the record
+            description=mask_url(run_config.description) if run_config.description else None,
+            tags={key: mask_url(value) for key, value in tags.items()},
             log_system_metrics=run_config.log_system_metrics,
             nested=nested,
         )
@@ -208,7 +212,10 @@ class MlflowService(Service, MlflowSettings):
             status = "FAILED"
             raise
         finally:
-            self._finish_run(run, run_config, status, sink_id, log_folder)
+            from model_name.signals import wrap_up
+
+            with wrap_up():  # ending the run KILLED and uploading its log: not cut short
+                self._finish_run(run, run_config, status, sink_id, log_folder)
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         """Buffer metric points for the active run; they are sent in batches.
@@ -273,7 +280,7 @@ class MlflowService(Service, MlflowSettings):
     def _add_run_log(self, path: Path) -> int:
         """Add a loguru sink that records the run's log, at the logger service's level."""
         return self.logger_service.logger().add(
-            path,
+            MaskingSink(path),  # the run's log is an artifact: no secret may reach it
             level=self.logger_service.level,
             format=self.logger_service.format,
             colorize=False,

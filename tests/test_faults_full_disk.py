@@ -1,0 +1,130 @@
+"""The fault matrix: a full disk, on a small tmpfs the test mounts (and always unmounts).
+
+A disk full while the store is created, while a run writes to its store, and while a training
+writes its artifacts: one line saying the disk is full and where, no SQL on the console, the
+store intact, and the next run working once space is back.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.disks import fill, resize, small_disk
+from tests.helpers.servers import without_coverage
+from tests.test_faults import JOB_SECONDS, assert_one_line_error, command, runs
+
+
+def run_check(folder: Path, log: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    """`model_name run check` in a folder, its store `mlflow.db` there, its log elsewhere."""
+    return subprocess.run(
+        command(log, *flags), cwd=folder, env=without_coverage(os.environ),
+        capture_output=True, text=True, timeout=JOB_SECONDS, check=False,
+    )  # fmt: skip
+
+
+def assert_no_sql(err: str) -> None:
+    assert "[SQL" not in err and "INSERT" not in err and "UPDATE" not in err, err
+
+
+def intact(store: Path) -> bool:
+    with sqlite3.connect(store) as connection:
+        return connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+@pytest.mark.slow
+def test_a_disk_full_while_the_store_is_created_says_so_and_the_next_run_works(
+    isolated: Path,
+) -> None:
+    with small_disk(isolated / "disk", "300k") as disk:  # a new store needs about 1 MB
+        # when a first run creates its store on a disk too small for it
+        result = run_check(disk, isolated / "job.log")
+
+        # then one line says the disk is full and where; nothing half-made is left
+        assert result.returncode == 1, result.stderr
+        assert_one_line_error(
+            result.stderr,
+            f"the disk is full: cannot create the tracking store mlflow.db; free space in {disk}",
+        )
+        assert_no_sql(result.stderr)
+        assert sorted(path.name for path in disk.iterdir()) == ["mlflow.db.lock"]
+
+        # and once space is back, the next run works
+        resize(disk, "20m")
+        again = run_check(disk, isolated / "job2.log")
+        assert again.returncode == 0, again.stderr
+        assert intact(disk / "mlflow.db")
+
+
+@pytest.mark.slow
+def test_a_disk_full_during_a_run_says_so_keeps_the_store_intact_and_the_next_run_works(
+    isolated: Path,
+) -> None:
+    with small_disk(isolated / "disk", "4m") as disk:
+        # given a run writing a heartbeat a second to its store
+        log = isolated / "job.log"
+        argv = command(
+            log, "--set", "jobs.check.hold_seconds=60", "--set", "mlflow.metrics_flush_size=1"
+        )
+        process = subprocess.Popen(
+            argv, cwd=disk, env=without_coverage(os.environ), stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + JOB_SECONDS
+        while not (log.exists() and "Check run" in log.read_text()):
+            assert time.monotonic() < deadline and process.poll() is None, "the run never opened"
+            time.sleep(0.1)
+
+        # when the disk fills up
+        filler = fill(disk)
+        _, err = process.communicate(timeout=JOB_SECONDS)
+
+        # then the job fails in one line saying the disk is full and where, without SQL
+        assert process.returncode == 1, err
+        assert_one_line_error(
+            err,
+            f"job check failed: the disk is full: the tracking store mlflow.db cannot grow; free space in {disk}",
+        )
+        assert_no_sql(err)
+        # and the store is intact; the run ended FAILED, or, when the store could not even take
+        # that update, stays RUNNING (what SQLite refused is in the log)
+        assert intact(disk / "mlflow.db")
+        (run,) = runs(f"sqlite:///{disk / 'mlflow.db'}")
+        assert run.info.status in ("FAILED", "RUNNING")
+
+        # and once space is back, the next run works
+        filler.unlink()
+        again = run_check(disk, isolated / "job2.log")
+        assert again.returncode == 0, again.stderr
+        assert intact(disk / "mlflow.db")
+
+
+@pytest.mark.slow
+def test_a_disk_full_for_a_trainings_artifacts_fails_its_run_in_one_line(
+    isolated: Path, tracking_uri: str
+) -> None:
+    with small_disk(isolated / "disk", "64k") as disk:
+        # given a store with room, and artifacts (./mlruns) on a full disk
+        fill(disk)
+
+        # when a training runs
+        result = subprocess.run(
+            [sys.executable, "-m", "model_name", "run", "training", "--set", f"mlflow.tracking_uri={tracking_uri}",
+             "--set", "alerts.enable=false", "--set", f"logger.sink={isolated / 'job.log'}"],
+            cwd=disk, env=without_coverage(os.environ), capture_output=True, text=True, timeout=JOB_SECONDS, check=False,
+        )  # fmt: skip
+
+        # then one line says the disk is full and which file; the run is FAILED; no model
+        assert result.returncode == 1, result.stderr
+        assert_one_line_error(
+            result.stderr,
+            "job training failed: the disk is full: no space left (OSError: No space left on device)",
+        )
+        (run,) = runs(tracking_uri)
+        assert run.info.status == "FAILED"
+        assert intact(Path(tracking_uri.removeprefix("sqlite:///")))
