@@ -41,10 +41,7 @@ def test_too_few_rows_fail_in_one_line_naming_the_sizes_and_register_nothing(
     # then it fails in one line naming the sizes, and no model is registered
     assert code == 1
     err = capsys.readouterr().err
-    assert (
-        f"job training failed: small.csv has {rows} rows: test_size {test_size} {sizes}"
-        in err
-    )
+    assert f"job training failed: small.csv has {rows} rows: test_size {test_size} {sizes}" in err
     client = MlflowClient(tracking_uri=tracking_uri)
     assert client.search_registered_models() == []
     (run,) = client.search_runs([client.get_experiment_by_name("model_name").experiment_id])  # type: ignore[union-attr]
