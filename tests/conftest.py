@@ -40,6 +40,18 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def no_secret_remembered_across_tests() -> Iterator[None]:
+    """Forget the secrets a command remembered: they are process-wide, and tests share a process.
+
+    A secret remembered by one test would be masked in the next one's output.
+    """
+    from model_name.redaction import forget_secrets
+
+    yield
+    forget_secrets()
+
+
+@pytest.fixture(autouse=True)
 def no_mlflow_state_left_behind() -> Iterator[None]:
     """Fail a test that leaves an MLflow service running: an active run or MLflow's URIs set.
 

@@ -143,6 +143,12 @@ def remember_secrets(values: Iterable[str]) -> None:
         _secrets.update(value for value in values if value)
 
 
+def forget_secrets() -> None:
+    """Forget the remembered secret values (a test, or a process that runs several commands)."""
+    with _lock:
+        _secrets.clear()
+
+
 def known_secrets() -> frozenset[str]:
     """Return the secret values remembered, plus MLflow's credential variables' current values."""
     import os
