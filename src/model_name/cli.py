@@ -3,6 +3,7 @@
     model_name run JOB [--config FILE]... [--set KEY=VALUE]... [--dry-run]
     model_name jobs
     model_name config show [JOB] [--config FILE]... [--set KEY=VALUE]... [--sources]
+    model_name runs reap [--experiment NAME] [--grace SECONDS] [--dry-run]
 
 Exit codes: 0 success; 1 the job failed; 2 bad command line or configuration; 130 interrupted
 (SIGINT); 143 terminated (SIGTERM).
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from model_name.errors import UsageError
+from model_name.runs import add_runs_commands
 
 if TYPE_CHECKING:
     from model_name.containers import Container
@@ -117,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("job", metavar="JOB", nargs="?", help="show only this job's section")
     show.add_argument("--sources", action="store_true", help="say where each value came from")
     show.set_defaults(command=config_show_command)
+    add_runs_commands(commands, layers, lambda args: _load_configuration(args).settings.mlflow)
     return parser
 
 

@@ -128,6 +128,14 @@ class MlflowSettings(Settings):
         metrics_flush_seconds: the buffer is also sent by the first `log_metrics` call made this
             many seconds after the oldest point waiting in it, so a long run's metrics show up
             while it runs.
+        heartbeat_seconds: every run opened by `run_context` records its host, process id and
+            process start time, and its heartbeat (tag `model_name.heartbeat`) is refreshed this
+            often until it ends.
+        reap_stale_runs: `start()` ends, KILLED, the experiment's RUNNING runs whose process is
+            gone (same host) or whose heartbeat is older than the grace (see `runs reap`).
+        reap_grace_seconds: how old a heartbeat may be before its run counts as dead; None means
+            four heartbeats (`4 * heartbeat_seconds`).
+        reap_seconds: the most time `start()` spends reaping (it reaps the rest next time).
     """
 
     tracking_uri: str = pdt.Field(default=DEFAULT_TRACKING_URI, min_length=1)
@@ -147,6 +155,16 @@ class MlflowSettings(Settings):
     autolog_silent: bool = False
     metrics_flush_size: int = pdt.Field(default=1000, ge=1)
     metrics_flush_seconds: float = pdt.Field(default=5.0, gt=0)
+    heartbeat_seconds: float = pdt.Field(default=30.0, gt=0, le=86_400)
+    reap_stale_runs: bool = True
+    reap_grace_seconds: float | None = pdt.Field(default=None, gt=0)
+    reap_seconds: float = pdt.Field(default=2.0, gt=0, le=3600)
+
+    def grace_seconds(self) -> float:
+        """Return how old a heartbeat may be before its run counts as dead."""
+        if self.reap_grace_seconds is not None:
+            return self.reap_grace_seconds
+        return 4 * self.heartbeat_seconds
 
 
 class AppSettings(BaseSettings):

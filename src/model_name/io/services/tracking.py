@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pydantic as pdt
 
 from model_name.io.services.base import Service, _loguru
+from model_name.io.services.heartbeat import HEARTBEAT_TAG, Heartbeat, process_tags
 from model_name.io.services.logger import _LoguruDefault
 from model_name.io.services.records import RunConfig, config_yaml, run_record_tags
 from model_name.io.services.stores import initialize_sqlite_store
@@ -62,6 +63,7 @@ class MlflowService(Service, MlflowSettings):
     _buffer: list[tuple[str, Metric]] = pdt.PrivateAttr(default_factory=list)
     _last_flush: float = pdt.PrivateAttr(default_factory=time.monotonic)
     _batch_client: MlflowClient | None = pdt.PrivateAttr(default=None)
+    _heartbeat: Heartbeat | None = pdt.PrivateAttr(default=None)
 
     def start(self) -> None:
         """Set MLflow's URIs, experiment, autologging and credentials.
@@ -96,6 +98,13 @@ class MlflowService(Service, MlflowSettings):
         except BaseException:
             self._restore()
             raise
+        if self.reap_stale_runs:
+            _attempt("reap the stale runs", lambda: self._reap(experiment.experiment_id))
+        beats = self.client()  # its own client: the heartbeat thread must not share a session
+        self._heartbeat = Heartbeat(
+            self.heartbeat_seconds,
+            lambda run_id, time_ms: beats.set_tag(run_id, HEARTBEAT_TAG, str(time_ms)),
+        )
         active = mlflow.active_run()
         self._outer_run_id = active.info.run_id if active is not None else None
         self._buffer = []
@@ -108,6 +117,8 @@ class MlflowService(Service, MlflowSettings):
             return
         self._running = False
         try:
+            if self._heartbeat is not None:
+                self._heartbeat.stop()
             _attempt("send the buffered metrics", self.flush_metrics)
             _end_runs_above(self._outer_run_id)
         finally:
@@ -163,10 +174,12 @@ class MlflowService(Service, MlflowSettings):
         run = mlflow.start_run(
             run_name=run_config.name,
             description=run_config.description,
-            tags={**run_record_tags(), **run_config.tags},
+            tags={**run_record_tags(), **process_tags(), **run_config.tags},
             log_system_metrics=run_config.log_system_metrics,
             nested=nested,
         )
+        if self._heartbeat is not None:
+            self._heartbeat.add(run.info.run_id)
         log_folder = Path(tempfile.mkdtemp(prefix="model_name-run-"))
         (log_folder / "logs").mkdir()
         sink_id = self._add_run_log(log_folder / "logs" / "run.log")
@@ -277,8 +290,22 @@ class MlflowService(Service, MlflowSettings):
             lambda: mlflow.log_artifacts(str(log_folder), run_id=run_id),
         )
         shutil.rmtree(log_folder, ignore_errors=True)
+        if self._heartbeat is not None:
+            self._heartbeat.remove(run_id)
         _end_runs_above(run_id)  # runs opened inside and left open end first, FAILED
         mlflow.end_run(status)
+
+    def _reap(self, experiment_id: str) -> None:
+        """End, KILLED, the experiment's dead RUNNING runs, within `reap_seconds`."""
+        from model_name.io.services.reaper import reap_stale_runs
+
+        report = reap_stale_runs(
+            self.client(), [experiment_id], self.grace_seconds(), time_limit=self.reap_seconds
+        )
+        for reaped in report.reaped:
+            _loguru().warning(
+                "MLflow run {} ({}) ended KILLED: {}", reaped.run_name, reaped.run_id, reaped.reason
+            )
 
     def _export_credentials(self) -> None:
         if self.tracking_username is not None:
