@@ -2,10 +2,12 @@
 
     model_name runs reap [--experiment NAME] [--grace SECONDS] [--dry-run]
                          [--config FILE]... [--set KEY=VALUE]...
+    model_name runs sync [--timeout SECONDS] [--config FILE]... [--set KEY=VALUE]...
 
 `reap` ends, KILLED, the RUNNING runs whose process is dead (see
-`model_name.io.services.reaper`). The tracking store and its credentials are the configuration's
-(`mlflow.*`), as for `model_name run`. MLflow is imported only when a command runs.
+`model_name.io.services.reaper`). `sync` sends what jobs left in the outbox
+(`mlflow.outbox_dir`) for the configured store, once their processes are gone. The tracking
+store and its credentials are the configuration's (`mlflow.*`), as for `model_name run`. MLflow is imported only when a command runs.
 """
 
 from __future__ import annotations
@@ -52,7 +54,41 @@ def add_runs_commands(
         help="how old a heartbeat may be (default: mlflow.reap_grace_seconds, or four heartbeats)",
     )
     reap.add_argument("--dry-run", action="store_true", help="say what would be reaped, only")
-    reap.set_defaults(command=lambda args: reap_command(args, load_settings(args)))
+    reap.set_defaults(command=lambda args: _guarded(reap_command, args, load_settings(args)))
+
+    sync = runs_commands.add_parser(
+        "sync",
+        parents=[layers],
+        help="send what finished jobs left unsent in the outbox",
+        description="Send to the tracking store what jobs that have ended left in the outbox "
+        "(metric points, params, tags, artifacts, end statuses), in the order it was logged.",
+    )
+    sync.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        default=600.0,
+        help="give up after this long; what is left stays for the next sync (default: 600)",
+    )
+    sync.set_defaults(command=lambda args: _guarded(sync_command, args, load_settings(args)))
+
+
+def _guarded(
+    command: Callable[[argparse.Namespace, MlflowSettings], int],
+    args: argparse.Namespace,
+    settings: MlflowSettings,
+) -> int:
+    """Run a `runs` command; a tracking error is one line on stderr and exit code 1."""
+    import sys
+
+    try:
+        return command(args, settings)
+    except UsageError:
+        raise
+    except Exception as error:
+        message = " ".join(str(error).split())
+        print(f"model_name: error: {type(error).__name__}: {message}", file=sys.stderr)
+        return 1
 
 
 def reap_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
@@ -87,12 +123,53 @@ def reap_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
     return 0
 
 
+def sync_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
+    """Send what ended jobs left in the outbox for the configured store; print a summary.
+
+    Returns:
+        0 when nothing is left to send, 1 when the store did not take everything in time.
+    """
+    import time
+    from pathlib import Path
+
+    from model_name.io.services.outbox import Outbox
+    from model_name.io.services.sender import Sender
+
+    uri = _safe_uri(settings.tracking_uri)
+    with _tracking(settings) as service:
+        outbox = Outbox(Path(settings.outbox_dir), settings.tracking_uri)
+        outbox.adopt()
+        owed = outbox.unsent()
+        total = sum(owed.values())
+        sender = Sender(outbox, service.client())
+        sender.start()
+        deadline = time.monotonic() + args.timeout
+        try:
+            while not sender.drain(min(5.0, max(0.0, deadline - time.monotonic()))):
+                if time.monotonic() >= deadline:
+                    break
+                print(f"sent {sender.sent} of {total} item(s) to {uri}...", flush=True)
+        finally:
+            sender.stop()
+            left = outbox.unsent()
+            outbox.close()
+    summary = f"sent {sender.sent} item(s) of {len(owed)} run(s) to {uri}"
+    if left:
+        print(
+            f"{summary}; {sum(left.values())} item(s) of {len(left)} run(s) left in "
+            f"{outbox.path}: the store did not take them in {args.timeout:g} s, sync again"
+        )
+        return 1
+    print(f"{summary}; nothing left to send")
+    return 0
+
+
 def _tracking(settings: MlflowSettings) -> MlflowService:
     """Return an MLflow service on the configured store that reaps nothing by itself."""
     from model_name.io.services import MlflowService
 
     return MlflowService.model_validate(
-        {**dict(settings), "reap_stale_runs": False, "autolog_disable": True}
+        {**dict(settings), "reap_stale_runs": False, "autolog_disable": True, "outbox": False}
     )
 
 

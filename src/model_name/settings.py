@@ -136,6 +136,13 @@ class MlflowSettings(Settings):
         reap_grace_seconds: how old a heartbeat may be before its run counts as dead; None means
             four heartbeats (`4 * heartbeat_seconds`).
         reap_seconds: the most time `start()` spends reaping (it reaps the rest next time).
+        outbox: send metric points, params, tags, the run's artifacts `config.yaml` and
+            `logs/run.log`, and its end status through a durable local outbox and a background
+            sender, so the job never waits on the network and nothing is lost when the server
+            is away; off, they are sent from the job's thread, as MLflow does.
+        outbox_dir: the outbox's folder (`outbox.db`, SQLite in WAL mode, and artifact copies).
+        drain_seconds: at `stop()`, how long to wait for the outbox to be sent; what is left
+            stays on disk for `model_name runs sync` or the next job.
     """
 
     tracking_uri: str = pdt.Field(default=DEFAULT_TRACKING_URI, min_length=1)
@@ -159,6 +166,9 @@ class MlflowSettings(Settings):
     reap_stale_runs: bool = True
     reap_grace_seconds: float | None = pdt.Field(default=None, gt=0)
     reap_seconds: float = pdt.Field(default=2.0, gt=0, le=3600)
+    outbox: bool = True
+    outbox_dir: str = pdt.Field(default=".model_name/outbox", min_length=1)
+    drain_seconds: float = pdt.Field(default=60.0, ge=0, le=86_400)
 
     def grace_seconds(self) -> float:
         """Return how old a heartbeat may be before its run counts as dead."""

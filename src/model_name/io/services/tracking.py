@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import pydantic as pdt
 
 from model_name.io.services.base import Service, _loguru
-from model_name.io.services.heartbeat import HEARTBEAT_TAG, Heartbeat, process_tags
+from model_name.io.services.heartbeat import HEARTBEAT_TAG, Heartbeat, now_ms, process_tags
 from model_name.io.services.logger import _LoguruDefault
+from model_name.io.services.outbox import Outbox, iter_chunks
 from model_name.io.services.records import RunConfig, config_yaml, run_record_tags
 from model_name.io.services.stores import initialize_sqlite_store
 from model_name.io.services.tracking_state import (
@@ -26,13 +27,18 @@ from model_name.io.services.tracking_state import (
     _end_runs_above,
     _mlflow_environ,
     _mlflow_globals,
+    _pop_active_run,
     _restore_mlflow_globals,
 )
 from model_name.settings import LoggerSettings, MlflowSettings
 
 if TYPE_CHECKING:
     from mlflow import ActiveRun, MlflowClient
-    from mlflow.entities import Metric
+
+    from model_name.io.services.sender import Sender
+
+Point = tuple[str, str, float, int, int]
+"""A buffered metric point: run id, key, value, timestamp (ms), step."""
 
 MLFLOW_BATCH_LIMIT = 1000
 """The most metrics MLflow accepts in one `log_batch` call."""
@@ -60,10 +66,12 @@ class MlflowService(Service, MlflowSettings):
     _saved_state: dict[str, Any] = pdt.PrivateAttr(default_factory=dict)
     _autolog_set: bool = pdt.PrivateAttr(default=False)
     _outer_run_id: str | None = pdt.PrivateAttr(default=None)
-    _buffer: list[tuple[str, Metric]] = pdt.PrivateAttr(default_factory=list)
+    _buffer: list[Point] = pdt.PrivateAttr(default_factory=list)
     _last_flush: float = pdt.PrivateAttr(default_factory=time.monotonic)
     _batch_client: MlflowClient | None = pdt.PrivateAttr(default=None)
     _heartbeat: Heartbeat | None = pdt.PrivateAttr(default=None)
+    _outbox: Outbox | None = pdt.PrivateAttr(default=None)
+    _sender: Sender | None = pdt.PrivateAttr(default=None)
 
     def start(self) -> None:
         """Set MLflow's URIs, experiment, autologging and credentials.
@@ -105,6 +113,8 @@ class MlflowService(Service, MlflowSettings):
             self.heartbeat_seconds,
             lambda run_id, time_ms: beats.set_tag(run_id, HEARTBEAT_TAG, str(time_ms)),
         )
+        if self.outbox:
+            self._start_outbox()
         active = mlflow.active_run()
         self._outer_run_id = active.info.run_id if active is not None else None
         self._buffer = []
@@ -121,6 +131,7 @@ class MlflowService(Service, MlflowSettings):
                 self._heartbeat.stop()
             _attempt("send the buffered metrics", self.flush_metrics)
             _end_runs_above(self._outer_run_id)
+            self._stop_outbox()
         finally:
             self._restore()
 
@@ -212,7 +223,6 @@ class MlflowService(Service, MlflowSettings):
             RuntimeError: no MLflow run is active.
         """
         import mlflow
-        from mlflow.entities import Metric
 
         run = mlflow.active_run()
         if run is None:
@@ -222,8 +232,7 @@ class MlflowService(Service, MlflowSettings):
         if not self._buffer:  # the interval counts from the oldest point waiting
             self._last_flush = time.monotonic()
         self._buffer.extend(
-            (run_id, Metric(key, float(value), timestamp, step or 0))
-            for key, value in metrics.items()
+            (run_id, key, float(value), timestamp, step or 0) for key, value in metrics.items()
         )
         if (
             len(self._buffer) >= self.metrics_flush_size
@@ -232,25 +241,76 @@ class MlflowService(Service, MlflowSettings):
             self.flush_metrics()
 
     def flush_metrics(self) -> None:
-        """Send the buffered metric points now, in `log_batch` calls of at most 1000 metrics.
+        """Send the buffered metric points now: into the outbox, or to MLflow without one.
+
+        With the outbox, the points are on disk when this returns, and its sender ships them.
+        Without it, they go in `log_batch` calls of at most 1000 metrics.
 
         Raises:
-            Exception: whatever MLflow raises; the points of that call are lost.
+            Exception: whatever MLflow raises without the outbox (the points of that call are
+                lost), or a metric name or value MLflow would refuse (with the outbox).
         """
         self._last_flush = time.monotonic()
         if not self._buffer:
             return
         points, self._buffer = self._buffer, []
-        by_run: dict[str, list[Metric]] = {}
-        for run_id, metric in points:
-            by_run.setdefault(run_id, []).append(metric)
+        by_run: dict[str, list[tuple[str, float, int, int]]] = {}
+        for run_id, *point in points:
+            by_run.setdefault(run_id, []).append(point)  # type: ignore[arg-type]
+        if self._outbox is not None:
+            for run_id, run_points in by_run.items():
+                _check_metric_names({key for key, *_ in run_points})
+                for chunk in iter_chunks(run_points, MLFLOW_BATCH_LIMIT):
+                    self._outbox.put(run_id, "metrics", chunk, size=len(chunk))
+            self._wake_sender()
+            return
+        from mlflow.entities import Metric
+
         if self._batch_client is None:
             self._batch_client = self.client()
-        for run_id, metrics in by_run.items():
-            for begin in range(0, len(metrics), MLFLOW_BATCH_LIMIT):
-                self._batch_client.log_batch(
-                    run_id, metrics=metrics[begin : begin + MLFLOW_BATCH_LIMIT]
-                )
+        for run_id, run_points in by_run.items():
+            metrics = [Metric(*point) for point in run_points]
+            for chunk in iter_chunks(metrics, MLFLOW_BATCH_LIMIT):
+                self._batch_client.log_batch(run_id, metrics=chunk)
+
+    def drain(self, seconds: float | None = None) -> bool:
+        """Wait until everything in the outbox (not the buffer) reached the store.
+
+        Args:
+            seconds: the most time to wait; None waits as long as it takes.
+
+        Returns:
+            True when nothing is left to send (always, without the outbox).
+        """
+        return self._sender is None or self._sender.drain(seconds)
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Log params of the active run, through the outbox when it is on.
+
+        Raises:
+            RuntimeError: no MLflow run is active.
+        """
+        self._log_mapping("params", params)
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Set tags of the active run, through the outbox when it is on.
+
+        Raises:
+            RuntimeError: no MLflow run is active.
+        """
+        self._log_mapping("tags", tags)
+
+    def _log_mapping(self, kind: Literal["params", "tags"], values: Mapping[str, Any]) -> None:
+        import mlflow
+
+        run = mlflow.active_run()
+        if run is None:
+            raise RuntimeError(f"log_{kind} needs an active MLflow run: call it in run_context")
+        if self._outbox is None:
+            (mlflow.log_params if kind == "params" else mlflow.set_tags)(dict(values))
+            return
+        self._outbox.put(run.info.run_id, kind, {k: str(v) for k, v in values.items()}, len(values))
+        self._wake_sender()
 
     def _add_run_log(self, path: Path) -> int:
         """Add a loguru sink that records the run's log, at the running LoggerService's level."""
@@ -284,16 +344,65 @@ class MlflowService(Service, MlflowSettings):
         if run_config.config is not None:
             text = config_yaml(run_config.config)
             (log_folder / "config.yaml").write_text(text, encoding="utf-8")
+        if self._heartbeat is not None:
+            self._heartbeat.remove(run_id)
+        if self._outbox is not None:
+            outbox = self._outbox
+            _attempt(
+                "keep config.yaml and logs/run.log", lambda: outbox.put_files(run_id, log_folder)
+            )
+            shutil.rmtree(log_folder, ignore_errors=True)
+            _end_runs_above(run_id)
+            outbox.put(run_id, "end", [status, now_ms()])
+            self._wake_sender()
+            _pop_active_run()
+            return
         # one upload for both files: each artifact call costs a round trip (about 40 ms here)
         _attempt(
             "record config.yaml and logs/run.log",
             lambda: mlflow.log_artifacts(str(log_folder), run_id=run_id),
         )
         shutil.rmtree(log_folder, ignore_errors=True)
-        if self._heartbeat is not None:
-            self._heartbeat.remove(run_id)
         _end_runs_above(run_id)  # runs opened inside and left open end first, FAILED
         mlflow.end_run(status)
+
+    def _start_outbox(self) -> None:
+        """Open the outbox, adopt what dead jobs left in it for this store, start the sender."""
+        from model_name.io.services.sender import Sender
+
+        self._outbox = Outbox(Path(self.outbox_dir), self.tracking_uri)
+        adopted = self._outbox.adopt()
+        if adopted:
+            _loguru().info(
+                "MLflow: sending {} item(s) earlier jobs left in {}", adopted, self._outbox.path
+            )
+        self._sender = Sender(self._outbox, self.client())
+        self._sender.start()
+
+    def _wake_sender(self) -> None:
+        if self._sender is not None:
+            self._sender.wake()
+
+    def _stop_outbox(self) -> None:
+        """Drain the outbox for at most `drain_seconds`, then say in one line what is left."""
+        if self._sender is None or self._outbox is None:
+            return
+        sender, outbox = self._sender, self._outbox
+        self._sender = self._outbox = None
+        drained = sender.drain(self.drain_seconds)
+        sender.stop()
+        left = {} if drained else outbox.unsent()
+        outbox.close()
+        if left:
+            runs = ", ".join(left)
+            _loguru().warning(
+                "MLflow: {} item(s) of run(s) {} not sent to {} yet, kept in {}: "
+                "`model_name runs sync` sends them (so does the next job on this store)",
+                sum(left.values()),
+                runs,
+                outbox.store,
+                outbox.path,
+            )
 
     def _reap(self, experiment_id: str) -> None:
         """End, KILLED, the experiment's dead RUNNING runs, within `reap_seconds`."""
@@ -329,6 +438,14 @@ class MlflowService(Service, MlflowSettings):
         for name in set(_mlflow_environ()) - set(self._saved_environ):
             del os.environ[name]
         os.environ.update(self._saved_environ)
+
+
+def _check_metric_names(keys: set[str]) -> None:
+    """Raise the error MLflow would, now, for a metric name it refuses (not in the sender)."""
+    from mlflow.utils.validation import _validate_metric_name
+
+    for key in keys:
+        _validate_metric_name(key)  # type: ignore[no-untyped-call]
 
 
 def _attempt(what: str, action: Callable[[], object]) -> None:
