@@ -7,7 +7,8 @@
 `reap` ends, KILLED, the RUNNING runs whose process is dead (see
 `model_name.io.services.reaper`). `sync` sends what jobs left in the outbox
 (`mlflow.outbox_dir`) for the configured store, once their processes are gone. The tracking
-store and its credentials are the configuration's (`mlflow.*`), as for `model_name run`. MLflow is imported only when a command runs.
+store and its credentials are the configuration's (`mlflow.*`), as for `model_name run`.
+MLflow is imported only when a command runs.
 """
 
 from __future__ import annotations
