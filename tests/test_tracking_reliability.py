@@ -8,8 +8,10 @@ points counted, artifacts).
 from __future__ import annotations
 
 import random
+import re
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,9 +19,13 @@ from mlflow import MlflowClient
 
 from model_name.cli import main
 from tests.helpers.jobs import start_check, wait_for_run
+from tests.helpers.servers import MlflowServer, start_server, stop
 
 KILLED_JOBS = 20
 AT_ONCE = 5
+SERVER_DOWN_SECONDS = 10.0
+"""How long the server stays away mid-run here (30 s in benchmarks/bench_outbox.py)."""
+JOB_SECONDS = 180
 
 
 def running(client: MlflowClient) -> list[str]:
@@ -87,3 +93,113 @@ def test_sigkilled_jobs_are_all_reaped_and_a_healthy_one_is_not_touched(
     run = MlflowClient(tracking_uri=tracking_uri).get_run(healthy_run)
     assert run.info.status == "KILLED"
     assert "model_name.reaped" not in run.data.tags
+
+
+# --- the tracking server goes away mid-run, then comes back -----------------------------------
+
+
+@pytest.fixture
+def own_server(isolated: Path, mlflow_store_template: Path) -> Iterator[MlflowServer]:
+    """A server of this test's own (it is stopped and started again), always stopped at the end."""
+    folder = isolated / "server"
+    folder.mkdir()
+    servers = [start_server(folder, mlflow_store_template)]
+    try:
+        yield servers[0]
+    finally:
+        for server in servers:
+            stop(server.process)
+
+
+def restart(server: MlflowServer) -> MlflowServer:
+    """Start the server again on its own store and port, as an operator would."""
+    port = int(server.url.rsplit(":", 1)[1])
+    return start_server(server.folder, port=port)
+
+
+def beats_logged(log: Path) -> int:
+    """How many heartbeat points the check job says it logged."""
+    found = re.search(r"Check done: (\d+) heartbeat\(s\) logged", log.read_text())
+    assert found is not None, log.read_text()
+    return int(found.group(1))
+
+
+def assert_run_complete(client: MlflowClient, run_id: str, beats: int, status: str) -> None:
+    """The run has its status, every heartbeat point (counted), and both artifacts."""
+    run = client.get_run(run_id)
+    assert run.info.status == status
+    history = client.get_metric_history(run_id, "heartbeat")
+    assert sorted(point.step for point in history) == list(range(beats))  # 0 lost, 0 twice
+    assert {a.path for a in client.list_artifacts(run_id)} == {"config.yaml", "logs"}
+    assert [a.path for a in client.list_artifacts(run_id, "logs")] == ["logs/run.log"]
+
+
+@pytest.mark.slow
+def test_a_server_away_mid_run_loses_nothing_and_the_job_succeeds(
+    isolated: Path, own_server: MlflowServer
+) -> None:
+    # given a check job logging a heartbeat point every 0.5 s on a real tracking server
+    log = isolated / "job.log"
+    flags = [
+        "--set", f"mlflow.tracking_uri={own_server.url}",
+        "--set", "jobs.check.hold_seconds=8", "--set", "jobs.check.beat_seconds=0.5",
+        "--set", "mlflow.metrics_flush_seconds=1", "--set", "mlflow.heartbeat_seconds=1",
+    ]  # fmt: skip
+    job = start_check(log, *flags)
+    run_id = wait_for_run(log, job)
+
+    # when the server goes away for a while in the middle of the run, then comes back
+    time.sleep(2)
+    stop(own_server.process)
+    time.sleep(SERVER_DOWN_SECONDS)
+    back = restart(own_server)
+    try:
+        _, err = job.communicate(timeout=JOB_SECONDS)
+
+        # then the job succeeds, and every point, both artifacts and FINISHED are on the server
+        assert job.returncode == 0, err
+        assert "model_name: error" not in err
+        assert_run_complete(MlflowClient(back.url), run_id, beats_logged(log), "FINISHED")
+        assert "the tracking server cannot be reached" in log.read_text()
+    finally:
+        stop(back.process)
+
+
+@pytest.mark.slow
+def test_a_reaped_run_whose_outbox_arrives_later_takes_its_true_status(
+    isolated: Path, own_server: MlflowServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a job that ended its run while the server was away, and was then killed (SIGKILL)
+    # before its outbox could be sent
+    log = isolated / "job.log"
+    store = ("--set", f"mlflow.tracking_uri={own_server.url}")
+    flags = ["--set", "jobs.check.hold_seconds=2", "--set", "mlflow.drain_seconds=600"]
+    job = start_check(log, *store, *flags)
+    run_id = wait_for_run(log, job)
+    stop(own_server.process)
+    deadline = time.monotonic() + JOB_SECONDS
+    while f"({run_id}) ends FINISHED" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    job.send_signal(signal.SIGKILL)
+    job.communicate(timeout=10)
+    back = restart(own_server)
+    try:
+        client = MlflowClient(back.url)
+        assert client.get_run(run_id).info.status == "RUNNING"
+
+        # when the run is reaped (its process is gone), then the outbox is synced
+        assert main(["runs", "reap", *store]) == 0
+        reaped = client.get_run(run_id)
+        sync_code = main(["runs", "sync", *store])
+
+        # then the reaper ended it KILLED, and the outbox gave it its true status and content
+        assert reaped.info.status == "KILLED"
+        assert sync_code == 0
+        out = capsys.readouterr().out.splitlines()
+        assert re.fullmatch(
+            r"sent \d+ item\(s\) of 1 run\(s\) to .*; nothing left to send", out[-1]
+        )
+        assert_run_complete(client, run_id, beats_logged(log), "FINISHED")
+        assert client.get_run(run_id).data.tags["model_name.reaped"] == "true"  # history kept
+    finally:
+        stop(back.process)

@@ -91,18 +91,22 @@ class MlflowServer:
         return self.folder / "artifacts"
 
 
-def start_server(folder: Path, store_template: Path | None = None) -> MlflowServer:
+def start_server(
+    folder: Path, store_template: Path | None = None, port: int | None = None
+) -> MlflowServer:
     """Start `mlflow server` on a free port with a SQLite backend in `folder`; wait until healthy.
 
     Args:
         folder: where the backend store, the artifacts and the server's log go.
         store_template: an already migrated SQLite store to copy as the backend (saves the
             schema migration, 1-2 s).
+        port: the port to listen on (to restart a stopped server where its clients expect it);
+            a free one when None.
 
     Raises:
         RuntimeError: the server exited or was not healthy in time (it is stopped then).
     """
-    port = free_port()
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     log = folder / "server.log"
     if store_template is not None:
