@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 BACKOFF_FIRST = 0.5
 BACKOFF_MOST = 10.0
+STOP_SECONDS = 5.0
 PERMANENT_ERRORS = frozenset(
     {"INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "INVALID_STATE", "BAD_REQUEST"}
 )
@@ -106,11 +107,15 @@ class Sender:
                 return not self.outbox.unsent()
 
     def stop(self) -> None:
-        """End the thread after the row it is sending; unsent rows stay in the outbox."""
+        """End the thread after the row it is sending; unsent rows stay in the outbox.
+
+        A call stuck on an unreachable server is not waited for beyond `STOP_SECONDS`: the
+        thread is a daemon, and its row stays in the outbox until the store acknowledges it.
+        """
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(timeout=60)
+            self._thread.join(timeout=STOP_SECONDS)
             self._thread = None
 
     def _loop(self) -> None:
