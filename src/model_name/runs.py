@@ -2,12 +2,14 @@
 
     model_name runs reap [--experiment NAME] [--grace SECONDS] [--dry-run]
                          [--config FILE]... [--set KEY=VALUE]...
-    model_name runs sync [--timeout SECONDS] [--config FILE]... [--set KEY=VALUE]...
+    model_name runs sync [--to URI] [--timeout SECONDS] [--config FILE]... [--set KEY=VALUE]...
 
 `reap` ends, KILLED, the RUNNING runs whose process is dead (see
 `model_name.io.services.reaper`). `sync` sends what jobs left in the outbox
-(`mlflow.outbox_dir`) for the configured store, once their processes are gone. The tracking
-store and its credentials are the configuration's (`mlflow.*`), as for `model_name run`.
+(`mlflow.outbox_dir`) for the configured store, once their processes are gone, then uploads
+the runs tracked offline (`mlflow.offline_dir`) to the server (`--to`, or `mlflow.tracking_uri`).
+The tracking store and its credentials are the configuration's (`mlflow.*`), as for
+`model_name run`.
 MLflow is imported only when a command runs.
 """
 
@@ -20,6 +22,8 @@ from typing import TYPE_CHECKING
 from model_name.errors import UsageError
 
 if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
     from model_name.io.services import MlflowService
     from model_name.settings import MlflowSettings
 
@@ -63,6 +67,11 @@ def add_runs_commands(
         help="send what finished jobs left unsent in the outbox",
         description="Send to the tracking store what jobs that have ended left in the outbox "
         "(metric points, params, tags, artifacts, end statuses), in the order it was logged.",
+    )
+    sync.add_argument(
+        "--to",
+        metavar="URI",
+        help="the tracking server to upload offline runs to (default: mlflow.tracking_uri)",
     )
     sync.add_argument(
         "--timeout",
@@ -136,6 +145,8 @@ def sync_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
     from model_name.io.services.outbox import Outbox
     from model_name.io.services.sender import Sender
 
+    if args.to:
+        settings = settings.model_copy(update={"tracking_uri": args.to, "registry_uri": None})
     uri = _safe_uri(settings.tracking_uri)
     with _tracking(settings) as service:
         outbox = Outbox(Path(settings.outbox_dir), settings.tracking_uri)
@@ -154,6 +165,7 @@ def sync_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
             sender.stop()
             left = outbox.unsent()
             outbox.close()
+        _upload_offline_runs(settings, service.client(), uri)
     summary = f"sent {sender.sent} item(s) of {len(owed)} run(s) to {uri}"
     if left:
         print(
@@ -165,12 +177,36 @@ def sync_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
     return 0
 
 
+def _upload_offline_runs(settings: MlflowSettings, target: MlflowClient, uri: str) -> None:
+    """Upload the ended runs of the offline store, if there is one; print progress and a summary."""
+    from pathlib import Path
+
+    from mlflow import MlflowClient
+
+    from model_name.io.services.offline import offline_uri, upload_runs
+
+    if not (Path(settings.offline_dir) / "mlflow.db").exists():
+        return
+    source = MlflowClient(tracking_uri=offline_uri(settings.offline_dir))
+    report = upload_runs(source, target, lambda line: print(line, flush=True))
+    print(
+        f"uploaded {report.uploaded} offline run(s) to {uri}; {report.skipped} already there, "
+        f"{report.running} still running offline"
+    )
+
+
 def _tracking(settings: MlflowSettings) -> MlflowService:
     """Return an MLflow service on the configured store that reaps nothing by itself."""
     from model_name.io.services import MlflowService
 
     return MlflowService.model_validate(
-        {**dict(settings), "reap_stale_runs": False, "autolog_disable": True, "outbox": False}
+        {
+            **dict(settings),
+            "reap_stale_runs": False,
+            "autolog_disable": True,
+            "outbox": False,
+            "mode": "online",
+        }
     )
 
 

@@ -143,6 +143,11 @@ class MlflowSettings(Settings):
         outbox_dir: the outbox's folder (`outbox.db`, SQLite in WAL mode, and artifact copies).
         drain_seconds: at `stop()`, how long to wait for the outbox to be sent; what is left
             stays on disk for `model_name runs sync` or the next job.
+        mode: `online` tracks into `tracking_uri`; `offline` into a local SQLite store and
+            artifact folder under `offline_dir`, never touching the network; `auto` is online
+            when the server answers at start, offline otherwise (and says so in the log).
+            `model_name runs sync` uploads offline runs to the server later.
+        offline_dir: the offline store's folder (`mlflow.db` and `artifacts/`).
     """
 
     tracking_uri: str = pdt.Field(default=DEFAULT_TRACKING_URI, min_length=1)
@@ -169,6 +174,8 @@ class MlflowSettings(Settings):
     outbox: bool = True
     outbox_dir: str = pdt.Field(default=".model_name/outbox", min_length=1)
     drain_seconds: float = pdt.Field(default=60.0, ge=0, le=86_400)
+    mode: Literal["online", "offline", "auto"] = "online"
+    offline_dir: str = pdt.Field(default=".model_name/offline", min_length=1)
 
     def grace_seconds(self) -> float:
         """Return how old a heartbeat may be before its run counts as dead."""

@@ -19,7 +19,8 @@ import pydantic as pdt
 from model_name.io.services.base import Service, _loguru
 from model_name.io.services.heartbeat import HEARTBEAT_TAG, Heartbeat, now_ms, process_tags
 from model_name.io.services.logger import _LoguruDefault
-from model_name.io.services.outbox import Outbox, iter_chunks
+from model_name.io.services.offline import offline_artifacts, offline_uri, server_answers
+from model_name.io.services.outbox import Outbox, iter_chunks, store_key
 from model_name.io.services.records import RunConfig, config_yaml, run_record_tags
 from model_name.io.services.stores import initialize_sqlite_store
 from model_name.io.services.tracking_state import (
@@ -72,6 +73,7 @@ class MlflowService(Service, MlflowSettings):
     _heartbeat: Heartbeat | None = pdt.PrivateAttr(default=None)
     _outbox: Outbox | None = pdt.PrivateAttr(default=None)
     _sender: Sender | None = pdt.PrivateAttr(default=None)
+    _online: tuple[str, str | None] | None = pdt.PrivateAttr(default=None)
 
     def start(self) -> None:
         """Set MLflow's URIs, experiment, autologging and credentials.
@@ -89,6 +91,7 @@ class MlflowService(Service, MlflowSettings):
             for name, value in MLFLOW_HTTP_DEFAULTS.items():
                 os.environ.setdefault(name, value)
             self._export_credentials()
+            self._choose_mode()
             import mlflow
 
             for uri in dict.fromkeys((self.tracking_uri, self.registry_uri or self.tracking_uri)):
@@ -96,6 +99,10 @@ class MlflowService(Service, MlflowSettings):
             self._saved_state = _mlflow_globals()
             mlflow.set_tracking_uri(self.tracking_uri)
             mlflow.set_registry_uri(self.registry_uri or self.tracking_uri)
+            if self._online is not None and not mlflow.get_experiment_by_name(
+                self.experiment_name
+            ):  # offline: the artifacts go to the offline folder, not ./mlruns
+                mlflow.create_experiment(self.experiment_name, offline_artifacts(self.offline_dir))
             experiment = mlflow.set_experiment(self.experiment_name)
             # When another process creates the experiment between MLflow's lookup and its
             # create, set_experiment returns it without making it active (MLflow 3.17), and the
@@ -404,6 +411,20 @@ class MlflowService(Service, MlflowSettings):
                 outbox.path,
             )
 
+    def _choose_mode(self) -> None:
+        """Track offline in `offline` mode, or in `auto` mode when the server does not answer."""
+        if self.mode == "online" or (self.mode == "auto" and server_answers(self.tracking_uri)):
+            return
+        self._online = (self.tracking_uri, self.registry_uri)
+        self.tracking_uri, self.registry_uri = offline_uri(self.offline_dir), None
+        if self.mode == "auto":
+            _loguru().warning(
+                "MLflow: the tracking server at {} does not answer; tracking offline into {}: "
+                "`model_name runs sync` uploads the runs when it is back",
+                store_key(self._online[0]),
+                self.offline_dir,
+            )
+
     def _reap(self, experiment_id: str) -> None:
         """End, KILLED, the experiment's dead RUNNING runs, within `reap_seconds`."""
         from model_name.io.services.reaper import reap_stale_runs
@@ -427,6 +448,9 @@ class MlflowService(Service, MlflowSettings):
     def _restore(self) -> None:
         """Undo `start()`: autologging, MLflow's URIs and experiment, and `MLFLOW_*` variables."""
         self._batch_client = None
+        if self._online is not None:
+            self.tracking_uri, self.registry_uri = self._online
+            self._online = None
         if self._autolog_set:
             import mlflow
 
