@@ -19,7 +19,7 @@ from mlflow import MlflowClient
 
 from model_name.cli import main
 from tests.helpers.jobs import start_check, wait_for_run
-from tests.helpers.servers import MlflowServer, start_server, stop
+from tests.helpers.servers import MlflowServer, free_port, start_server, stop
 
 KILLED_JOBS = 20
 AT_ONCE = 5
@@ -203,3 +203,63 @@ def test_a_reaped_run_whose_outbox_arrives_later_takes_its_true_status(
         assert client.get_run(run_id).data.tags["model_name.reaped"] == "true"  # history kept
     finally:
         stop(back.process)
+
+
+# --- no server at start: mode auto, then sync ----------------------------------------------------
+
+
+@pytest.mark.slow
+def test_server_down_at_start_in_auto_mode_tracks_offline_and_syncs_once(
+    isolated: Path, mlflow_store_template: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a tracking server address where nothing listens yet
+    folder = isolated / "server"
+    folder.mkdir()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = isolated / "job.log"
+    flags = ["--set", f"mlflow.tracking_uri={url}", "--set", "mlflow.mode=auto"]
+
+    # when a job runs in auto mode
+    job = start_check(log, *flags, "--set", "jobs.check.hold_seconds=2")
+    _, err = job.communicate(timeout=JOB_SECONDS)
+
+    # then it succeeds offline, and its log says so in one line
+    assert job.returncode == 0, err
+    (line,) = [line for line in log.read_text().splitlines() if "does not answer" in line]
+    assert f"the tracking server at {url} does not answer; tracking offline into" in line
+    assert "`model_name runs sync` uploads the runs" in line
+
+    # when the server is up and the runs are synced twice
+    server = start_server(folder, mlflow_store_template, port=port)
+    try:
+        first = main(["runs", "sync", *flags[:2]])
+        second = main(["runs", "sync", "--to", url])
+
+        # then the first uploads the run whole (a progress line, then the summary), the second
+        # nothing (MLflow's own "View run" lines aside)
+        out = [
+            line
+            for line in capsys.readouterr().out.splitlines()
+            if line.startswith(("sent ", "uploaded "))
+        ]
+        assert out[1].startswith("uploaded run check (")
+        assert (first, second) == (0, 0)
+        assert out[2].startswith("uploaded 1 offline run(s) to http://127.0.0.1")
+        assert out[-1].startswith(f"uploaded 0 offline run(s) to {url}; 1 already there")
+        client = MlflowClient(url)
+        experiment = client.get_experiment_by_name("model_name")
+        assert experiment is not None
+        (run,) = client.search_runs([experiment.experiment_id])
+        offline = MlflowClient(f"sqlite:///{isolated / '.model_name/offline/mlflow.db'}")
+        assert run.data.tags["model_name.source_run_id"] in {
+            r.info.run_id for r in offline.search_runs(["1"])
+        }
+        assert_run_complete(client, run.info.run_id, beats_logged(log), "FINISHED")
+        history = client.get_metric_history(run.info.run_id, "heartbeat")
+        source = offline.get_metric_history(run.data.tags["model_name.source_run_id"], "heartbeat")
+        assert sorted((p.step, p.timestamp) for p in history) == sorted(
+            (p.step, p.timestamp) for p in source
+        )
+    finally:
+        stop(server.process)

@@ -165,15 +165,15 @@ def sync_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
             sender.stop()
             left = outbox.unsent()
             outbox.close()
+        summary = f"sent {sender.sent} item(s) of {len(owed)} run(s) to {uri}"
+        if left:
+            print(
+                f"{summary}; {sum(left.values())} item(s) of {len(left)} run(s) left in "
+                f"{outbox.path}: the store did not take them in {args.timeout:g} s, sync again"
+            )
+            return 1
+        print(f"{summary}; nothing left to send", flush=True)
         _upload_offline_runs(settings, service.client(), uri)
-    summary = f"sent {sender.sent} item(s) of {len(owed)} run(s) to {uri}"
-    if left:
-        print(
-            f"{summary}; {sum(left.values())} item(s) of {len(left)} run(s) left in "
-            f"{outbox.path}: the store did not take them in {args.timeout:g} s, sync again"
-        )
-        return 1
-    print(f"{summary}; nothing left to send")
     return 0
 
 
