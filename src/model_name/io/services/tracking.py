@@ -19,10 +19,11 @@ import pydantic as pdt
 from model_name.io.services.base import Service, _loguru
 from model_name.io.services.heartbeat import HEARTBEAT_TAG, Heartbeat, now_ms, process_tags
 from model_name.io.services.logger import _LoguruDefault
-from model_name.io.services.offline import offline_artifacts, offline_uri, server_answers
-from model_name.io.services.outbox import Outbox, iter_chunks, store_key
+from model_name.io.services.offline import offline_artifacts
+from model_name.io.services.outbox import iter_chunks
 from model_name.io.services.records import RunConfig, config_yaml, run_record_tags
 from model_name.io.services.stores import initialize_sqlite_store
+from model_name.io.services.tracking_reliability import ReliableTracking, _check_metric_names
 from model_name.io.services.tracking_state import (
     MLFLOW_HTTP_DEFAULTS,
     _end_runs_above,
@@ -31,12 +32,11 @@ from model_name.io.services.tracking_state import (
     _pop_active_run,
     _restore_mlflow_globals,
 )
-from model_name.settings import LoggerSettings, MlflowSettings
+from model_name.settings import LoggerSettings
 
 if TYPE_CHECKING:
     from mlflow import ActiveRun, MlflowClient
 
-    from model_name.io.services.sender import Sender
 
 Point = tuple[str, str, float, int, int]
 """A buffered metric point: run id, key, value, timestamp (ms), step."""
@@ -47,7 +47,7 @@ MLFLOW_BATCH_LIMIT = 1000
 RunStatus = Literal["FINISHED", "FAILED", "KILLED"]
 
 
-class MlflowService(Service, MlflowSettings):
+class MlflowService(Service, ReliableTracking):
     """Track runs, metrics and models with MLflow.
 
     `start()` imports MLflow, sets the tracking and registry URIs and the experiment (created when
@@ -71,9 +71,6 @@ class MlflowService(Service, MlflowSettings):
     _last_flush: float = pdt.PrivateAttr(default_factory=time.monotonic)
     _batch_client: MlflowClient | None = pdt.PrivateAttr(default=None)
     _heartbeat: Heartbeat | None = pdt.PrivateAttr(default=None)
-    _outbox: Outbox | None = pdt.PrivateAttr(default=None)
-    _sender: Sender | None = pdt.PrivateAttr(default=None)
-    _online: tuple[str, str | None] | None = pdt.PrivateAttr(default=None)
 
     def start(self) -> None:
         """Set MLflow's URIs, experiment, autologging and credentials.
@@ -280,45 +277,6 @@ class MlflowService(Service, MlflowSettings):
             for chunk in iter_chunks(metrics, MLFLOW_BATCH_LIMIT):
                 self._batch_client.log_batch(run_id, metrics=chunk)
 
-    def drain(self, seconds: float | None = None) -> bool:
-        """Wait until everything in the outbox (not the buffer) reached the store.
-
-        Args:
-            seconds: the most time to wait; None waits as long as it takes.
-
-        Returns:
-            True when nothing is left to send (always, without the outbox).
-        """
-        return self._sender is None or self._sender.drain(seconds)
-
-    def log_params(self, params: Mapping[str, Any]) -> None:
-        """Log params of the active run, through the outbox when it is on.
-
-        Raises:
-            RuntimeError: no MLflow run is active.
-        """
-        self._log_mapping("params", params)
-
-    def set_tags(self, tags: Mapping[str, Any]) -> None:
-        """Set tags of the active run, through the outbox when it is on.
-
-        Raises:
-            RuntimeError: no MLflow run is active.
-        """
-        self._log_mapping("tags", tags)
-
-    def _log_mapping(self, kind: Literal["params", "tags"], values: Mapping[str, Any]) -> None:
-        import mlflow
-
-        run = mlflow.active_run()
-        if run is None:
-            raise RuntimeError(f"log_{kind} needs an active MLflow run: call it in run_context")
-        if self._outbox is None:
-            (mlflow.log_params if kind == "params" else mlflow.set_tags)(dict(values))
-            return
-        self._outbox.put(run.info.run_id, kind, {k: str(v) for k, v in values.items()}, len(values))
-        self._wake_sender()
-
     def _add_run_log(self, path: Path) -> int:
         """Add a loguru sink that records the run's log, at the running LoggerService's level."""
         service = _LoguruDefault.current()
@@ -373,70 +331,6 @@ class MlflowService(Service, MlflowSettings):
         _end_runs_above(run_id)  # runs opened inside and left open end first, FAILED
         mlflow.end_run(status)
 
-    def _start_outbox(self) -> None:
-        """Open the outbox, adopt what dead jobs left in it for this store, start the sender."""
-        from model_name.io.services.sender import Sender
-
-        self._outbox = Outbox(Path(self.outbox_dir), self.tracking_uri)
-        adopted = self._outbox.adopt()
-        if adopted:
-            _loguru().info(
-                "MLflow: sending {} item(s) earlier jobs left in {}", adopted, self._outbox.path
-            )
-        self._sender = Sender(self._outbox, self.client())
-        self._sender.start()
-
-    def _wake_sender(self) -> None:
-        if self._sender is not None:
-            self._sender.wake()
-
-    def _stop_outbox(self) -> None:
-        """Drain the outbox for at most `drain_seconds`, then say in one line what is left."""
-        if self._sender is None or self._outbox is None:
-            return
-        sender, outbox = self._sender, self._outbox
-        self._sender = self._outbox = None
-        drained = sender.drain(self.drain_seconds)
-        sender.stop()
-        left = {} if drained else outbox.unsent()
-        outbox.close()
-        if left:
-            runs = ", ".join(left)
-            _loguru().warning(
-                "MLflow: {} item(s) of run(s) {} not sent to {} yet, kept in {}: "
-                "`model_name runs sync` sends them (so does the next job on this store)",
-                sum(left.values()),
-                runs,
-                outbox.store,
-                outbox.path,
-            )
-
-    def _choose_mode(self) -> None:
-        """Track offline in `offline` mode, or in `auto` mode when the server does not answer."""
-        if self.mode == "online" or (self.mode == "auto" and server_answers(self.tracking_uri)):
-            return
-        self._online = (self.tracking_uri, self.registry_uri)
-        self.tracking_uri, self.registry_uri = offline_uri(self.offline_dir), None
-        if self.mode == "auto":
-            _loguru().warning(
-                "MLflow: the tracking server at {} does not answer; tracking offline into {}: "
-                "`model_name runs sync` uploads the runs when it is back",
-                store_key(self._online[0]),
-                self.offline_dir,
-            )
-
-    def _reap(self, experiment_id: str) -> None:
-        """End, KILLED, the experiment's dead RUNNING runs, within `reap_seconds`."""
-        from model_name.io.services.reaper import reap_stale_runs
-
-        report = reap_stale_runs(
-            self.client(), [experiment_id], self.grace_seconds(), time_limit=self.reap_seconds
-        )
-        for reaped in report.reaped:
-            _loguru().warning(
-                "MLflow run {} ({}) ended KILLED: {}", reaped.run_name, reaped.run_id, reaped.reason
-            )
-
     def _export_credentials(self) -> None:
         if self.tracking_username is not None:
             os.environ["MLFLOW_TRACKING_USERNAME"] = self.tracking_username
@@ -462,14 +356,6 @@ class MlflowService(Service, MlflowSettings):
         for name in set(_mlflow_environ()) - set(self._saved_environ):
             del os.environ[name]
         os.environ.update(self._saved_environ)
-
-
-def _check_metric_names(keys: set[str]) -> None:
-    """Raise the error MLflow would, now, for a metric name it refuses (not in the sender)."""
-    from mlflow.utils.validation import _validate_metric_name
-
-    for key in keys:
-        _validate_metric_name(key)  # type: ignore[no-untyped-call]
 
 
 def _attempt(what: str, action: Callable[[], object]) -> None:
