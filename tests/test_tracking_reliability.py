@@ -226,9 +226,12 @@ def test_server_down_at_start_in_auto_mode_tracks_offline_and_syncs_once(
 
     # then it succeeds offline, and its log says so in one line
     assert job.returncode == 0, err
-    (line,) = [line for line in log.read_text().splitlines() if "does not answer" in line]
+    (line,) = [line for line in log.read_text().splitlines() if "tracking offline into" in line]
     assert f"the tracking server at {url} does not answer; tracking offline into" in line
     assert "`model_name runs sync` uploads the runs" in line
+    assert f"Alert: tracking offline: The tracking server at {url} does not answer" in (
+        log.read_text()
+    )
 
     # when the server is up and the runs are synced twice
     server = start_server(folder, mlflow_store_template, port=port)

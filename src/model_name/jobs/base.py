@@ -125,6 +125,8 @@ class Job(abc.ABC, pdt.BaseModel):
             self._stop_started(failing=True)
             raise
         self.logger_service.logger().info("Job {} starting", self.KIND)
+        if notice := self.mlflow_service.offline_notice:  # mode auto, and no server at start
+            self.alerts_service.notify("tracking offline", notice)
         self._alert("start", f"{self.KIND} started", f"Job {self.KIND} is running.")
         return self
 

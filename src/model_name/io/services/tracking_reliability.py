@@ -36,6 +36,16 @@ class ReliableTracking(MlflowSettings):
         """Return an MLflow client on the store (`MlflowService` implements it)."""
         raise NotImplementedError
 
+    @property
+    def offline_notice(self) -> str | None:
+        """Why the running service tracks offline in `auto` mode (for an alert), or None."""
+        if self.mode != "auto" or self._online is None:
+            return None
+        return (
+            f"The tracking server at {store_key(self._online[0])} does not answer: runs are "
+            f"tracked offline into {self.offline_dir}; `model_name runs sync` uploads them."
+        )
+
     def drain(self, seconds: float | None = None) -> bool:
         """Wait until everything in the outbox (not the buffer) reached the store.
 
