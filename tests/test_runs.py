@@ -10,6 +10,8 @@ import pytest
 from mlflow import MlflowClient
 
 from model_name.cli import main
+from model_name.runs import _safe_uri
+from tests.helpers.servers import free_port
 from tests.helpers.tracking import left_run
 
 
@@ -121,3 +123,24 @@ import os; os._exit(0)  # die without stopping anything
     assert run.info.status == "FINISHED"
     assert len(client.get_metric_history(run_id, "loss")) == 300
     assert {a.path for a in client.list_artifacts(run_id)} == {"logs"}
+
+
+def test_sync_against_a_server_that_does_not_answer_is_one_line_and_exit_1(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    url = f"http://user:s3cr3t@127.0.0.1:{free_port()}"
+
+    code = main(["runs", "sync", "--set", f"mlflow.tracking_uri={url}"])
+
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1
+    assert len(err) == 1 and err[0].startswith("model_name: error: MlflowException: ")
+    assert "s3cr3t" not in err[0]
+
+
+def test_a_password_in_a_store_uri_is_never_printed() -> None:
+    assert _safe_uri("https://me:s3cr3t@mlflow.example.com:5000/x") == (
+        "https://me:***@mlflow.example.com:5000/x"
+    )
+    assert _safe_uri("sqlite:///mlflow.db") == "sqlite:///mlflow.db"

@@ -96,7 +96,7 @@ def _guarded(
     except UsageError:
         raise
     except Exception as error:
-        message = " ".join(str(error).split())
+        message = _masked_urls(" ".join(str(error).split()))
         print(f"model_name: error: {type(error).__name__}: {message}", file=sys.stderr)
         return 1
 
@@ -208,6 +208,13 @@ def _tracking(settings: MlflowSettings) -> MlflowService:
             "mode": "online",
         }
     )
+
+
+def _masked_urls(text: str) -> str:
+    """Mask the password of every `scheme://user:password@` in a text (MLflow's errors quote URLs)."""
+    import re
+
+    return re.sub(r"(\w+://[^:/@\s]+):[^@\s]+@", r"\1:***@", text)
 
 
 def _safe_uri(uri: str) -> str:

@@ -122,3 +122,17 @@ def test_params_and_tags_logged_through_the_service_reach_the_store(
     data = mlflow_service.client().get_run(run.info.run_id).data
     assert data.params == {"alpha": "0.5"}
     assert data.tags["stage"] == "try"
+
+
+def test_params_and_tags_go_straight_to_the_store_with_the_outbox_off(
+    mlflow_service: MlflowService,
+) -> None:
+    service = mlflow_service.model_copy(update={"outbox": False})
+    with service, service.run_context(RunConfig(name="direct")) as run:
+        service.log_params({"alpha": 0.5})
+        service.set_tags({"stage": "try"})
+        data = service.client().get_run(run.info.run_id).data  # stored before the run ends
+
+    assert data.params == {"alpha": "0.5"}
+    assert data.tags["stage"] == "try"
+    assert service.drain(0)  # nothing to wait for without an outbox
