@@ -211,7 +211,7 @@ def _tracking(settings: MlflowSettings) -> MlflowService:
 
 
 def _masked_urls(text: str) -> str:
-    """Mask the password of every `scheme://user:password@` in a text (MLflow's errors quote URLs)."""
+    """Mask the password of every `scheme://user:password@` in a text (MLflow quotes URLs)."""
     import re
 
     return re.sub(r"(\w+://[^:/@\s]+):[^@\s]+@", r"\1:***@", text)
