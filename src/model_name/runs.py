@@ -96,7 +96,9 @@ def _guarded(
     except UsageError:
         raise
     except Exception as error:
-        message = _masked_urls(" ".join(str(error).split()))
+        from model_name.io.services.outbox import mask_urls
+
+        message = mask_urls(" ".join(str(error).split()))
         print(f"model_name: error: {type(error).__name__}: {message}", file=sys.stderr)
         return 1
 
@@ -208,13 +210,6 @@ def _tracking(settings: MlflowSettings) -> MlflowService:
             "mode": "online",
         }
     )
-
-
-def _masked_urls(text: str) -> str:
-    """Mask the password of every `scheme://user:password@` in a text (MLflow quotes URLs)."""
-    import re
-
-    return re.sub(r"(\w+://[^:/@\s]+):[^@\s]+@", r"\1:***@", text)
 
 
 def _safe_uri(uri: str) -> str:

@@ -99,17 +99,23 @@ def test_an_unreachable_store_keeps_every_row_and_drain_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    uri = f"http://127.0.0.1:{free_port()}"
+    uri = f"http://me:s3cr3t@127.0.0.1:{free_port()}"
     outbox = Outbox(tmp_path / "outbox", uri)
     outbox.put("run-1", "metrics", [["loss", 0.5, 1_000, 0]])
+    log = tmp_path / "app.log"
 
-    sender = Sender(outbox, MlflowClient(tracking_uri=uri))
-    sender.start()
-    drained = sender.drain(1.5)
-    sender.stop()
+    with LoggerService(sink=str(log), format="{level}|{message}"):
+        sender = Sender(outbox, MlflowClient(tracking_uri=uri))
+        sender.start()
+        drained = sender.drain(1.5)
+        sender.stop()
 
     assert not drained
     assert outbox.unsent() == {"run-1": 1}
+    # and the log says once that the server is away, its password masked
+    text = log.read_text()
+    assert text.count("the tracking server cannot be reached") == 1
+    assert "me:***@127.0.0.1" in text and "s3cr3t" not in text
 
 
 def test_params_and_tags_logged_through_the_service_reach_the_store(

@@ -51,6 +51,13 @@ def store_key(tracking_uri: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def mask_urls(text: str) -> str:
+    """Mask the password of every `scheme://user:password@` in a text (MLflow quotes URLs)."""
+    import re
+
+    return re.sub(r"(\w+://[^:/@\s]+):[^@\s]+@", r"\1:***@", text)
+
+
 def this_owner() -> str:
     """Return who this process is, as rows record it: `pid:start time`."""
     import os

@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING
 
 from model_name.io.services.base import _loguru
-from model_name.io.services.outbox import Item, Outbox, iter_chunks
+from model_name.io.services.outbox import Item, Outbox, iter_chunks, mask_urls
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -149,7 +149,7 @@ class Sender:
             except Exception as error:
                 if not permanent(error):
                     return error
-                reason = f"{type(error).__name__}: {' '.join(str(error).split())}"
+                reason = f"{type(error).__name__}: {mask_urls(' '.join(str(error).split()))}"
                 self.outbox.reject(item, reason)
                 _loguru().error(
                     "MLflow refused {} of run {} (kept aside in {}): {}",
@@ -175,5 +175,5 @@ class Sender:
                 "and sent when it answers: {}: {}",
                 self.outbox.path,
                 type(error).__name__,
-                " ".join(str(error).split())[:300],
+                mask_urls(" ".join(str(error).split()))[:300],
             )
