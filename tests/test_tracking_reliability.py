@@ -266,3 +266,43 @@ def test_server_down_at_start_in_auto_mode_tracks_offline_and_syncs_once(
         )
     finally:
         stop(server.process)
+
+
+@pytest.mark.slow
+def test_an_offline_training_syncs_its_model_and_version_once(
+    isolated: Path, mlflow_server_instance: MlflowServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a training job run offline (it logs and registers its model in the offline store)
+    url = mlflow_server_instance.url
+    experiment = f"offline-training-{time.monotonic_ns()}"
+    model = f"offline-model-{time.monotonic_ns()}"
+    flags = [
+        "--set", "mlflow.mode=offline", "--set", f"mlflow.experiment_name={experiment}",
+        "--set", f"mlflow.registry_name={model}", "--set", "alerts.enable=false",
+        "--set", f"logger.sink={isolated / 'job.log'}",
+    ]  # fmt: skip
+    assert main(["run", "training", *flags]) == 0
+
+    # when the offline runs are synced to the server twice
+    first = main(["runs", "sync", "--to", url])
+    second = main(["runs", "sync", "--to", url])
+
+    # then the first registers the version once, pointing at the copied model, which loads
+    out = [line for line in capsys.readouterr().out.splitlines() if line.startswith("uploaded ")]
+    assert (first, second) == (0, 0)
+    assert out[-2].endswith("; 1 model version(s) registered")
+    assert out[-1].endswith(
+        "1 already there, 0 still running offline; 0 model version(s) registered"
+    )
+    client = MlflowClient(url)
+    (version,) = client.search_model_versions(f"name = '{model}'")
+    assert version.tags["model_name.source_version"] == f"{model}/1"
+    assert client.get_run(version.run_id).data.metrics["r2"] > 0.3
+    import mlflow
+
+    mlflow.set_tracking_uri(url)
+    try:
+        loaded = mlflow.pyfunc.load_model(f"models:/{model}/{version.version}")
+    finally:
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+    assert loaded.metadata.get_input_schema() is not None  # the signature came along

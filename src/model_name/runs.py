@@ -189,11 +189,12 @@ def _upload_offline_runs(settings: MlflowSettings, target: MlflowClient, uri: st
 
     if not (Path(settings.offline_dir) / "mlflow.db").exists():
         return
-    source = MlflowClient(tracking_uri=offline_uri(settings.offline_dir))
+    store = offline_uri(settings.offline_dir)
+    source = MlflowClient(tracking_uri=store, registry_uri=store)  # not the process's registry
     report = upload_runs(source, target, lambda line: print(line, flush=True))
     print(
         f"uploaded {report.uploaded} offline run(s) to {uri}; {report.skipped} already there, "
-        f"{report.running} still running offline"
+        f"{report.running} still running offline; {report.registered} model version(s) registered"
     )
 
 

@@ -6,7 +6,8 @@ ended runs to a tracking server: params, every metric point (its step and time k
 status, start and end times, and artifacts. Each uploaded run is tagged
 `model_name.source_run_id` (the offline run's id) and, once whole, `model_name.synced`; a run
 already whole on the server is skipped, a partial one (the upload was cut) is completed, so
-uploading twice copies nothing twice.
+uploading twice copies nothing twice. The run's logged models, and the versions it registered
+offline, are copied too (`model_name.io.services.offline_models`).
 
 Why not `mlflow-export-import`: it is not in the lock (and pyproject must not change here); it
 exports to a folder then imports from it (two steps, twice the disk); its imports create new
@@ -22,6 +23,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from model_name.io.services.offline_models import copy_models
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -63,9 +66,11 @@ class UploadReport:
         uploaded: runs copied (or completed) now.
         skipped: runs already whole on the target.
         running: offline runs not ended yet, left for a later sync.
+        registered: model versions registered on the target now.
     """
 
     uploaded: int = 0
+    registered: int = 0
     skipped: int = 0
     running: int = 0
 
@@ -103,7 +108,9 @@ def upload_runs(
             if found and found[0].data.tags.get(SYNCED_TAG) == "true":
                 report.skipped += 1
                 continue
-            copy_run(source, target, run, experiment_id, found[0].info.run_id if found else None)
+            report.registered += copy_run(
+                source, target, run, experiment_id, found[0].info.run_id if found else None
+            )
             report.uploaded += 1
             progress(
                 f"uploaded run {run.info.run_name} ({run.info.run_id}) of experiment "
@@ -114,8 +121,8 @@ def upload_runs(
 
 def copy_run(
     source: MlflowClient, target: MlflowClient, run: Run, experiment_id: str, into: str | None
-) -> str:
-    """Copy one run (into an earlier, partial copy when given); return the target run's id."""
+) -> int:
+    """Copy one run (into an earlier, partial copy when given); return the versions registered."""
     from mlflow.entities import Metric, Param, RunTag
 
     tags = {**run.data.tags, SOURCE_TAG: run.info.run_id}
@@ -138,6 +145,7 @@ def copy_run(
             local = source.download_artifacts(run.info.run_id, "", folder)
             target.log_artifacts(into, local)
     target.log_batch(into, tags=[RunTag(key, value) for key, value in tags.items()][:100])
+    registered = copy_models(source, target, run, experiment_id, into)
     target.set_terminated(into, run.info.status, end_time=run.info.end_time)
     target.set_tag(into, SYNCED_TAG, "true")  # last: a cut upload is completed next time
-    return into
+    return registered
