@@ -6,14 +6,18 @@ between them.
 
 Modes:
     service: `MlflowService.log_metrics(metrics, step)` inside `run_context` (one call a step,
-        all keys at once), then `flush_metrics()`.
+        all keys at once), then `flush_metrics()`, with the outbox off: every flush waits for
+        the store.
+    outbox: the same with the outbox on (the default): the timer stops when the job's thread
+        is done (the run ended into the outbox); the time until the sender has stored every
+        point is reported too (`stored_seconds`).
     naive: `mlflow.log_metric(key, value, step=step)` for every point, inside `mlflow.start_run`.
 
 The timer starts at the first point and stops when the run has ended (every point stored). A
 short warm-up run first takes the first calls' lazy imports out of the measurement.
 
 Usage:
-    python benchmarks/metrics_worker.py {service,naive} TRACKING_URI --keys 10 --steps 1000
+    python benchmarks/metrics_worker.py {service,outbox,naive} TRACKING_URI --keys 10 --steps 1000
 """
 
 from __future__ import annotations
@@ -30,12 +34,24 @@ def values(keys: int, step: int) -> dict[str, float]:
     return {f"metric_{key}": step * 0.5 + key for key in range(keys)}
 
 
-def log_with_service(tracking_uri: str, run_name: str, keys: int, steps: int) -> tuple[str, float]:
+STORED: dict[str, float] = {}
+"""For the outbox mode: seconds from the first point until the sender stored every one."""
+
+
+def log_with_service(
+    tracking_uri: str, run_name: str, keys: int, steps: int, outbox: bool = False
+) -> tuple[str, float]:
     """Log through `MlflowService.log_metrics` inside `run_context`; return (run id, seconds)."""
+    import tempfile
+
     from model_name.io.services import MlflowService, RunConfig
 
     service = MlflowService(
-        tracking_uri=tracking_uri, experiment_name="metrics-benchmark", autolog_disable=True
+        tracking_uri=tracking_uri,
+        experiment_name="metrics-benchmark",
+        autolog_disable=True,
+        outbox=outbox,
+        outbox_dir=tempfile.mkdtemp(prefix="outbox-"),
     )
     service.start()
     try:
@@ -45,9 +61,17 @@ def log_with_service(tracking_uri: str, run_name: str, keys: int, steps: int) ->
                 service.log_metrics(values(keys, step), step=step)
             service.flush_metrics()
         seconds = time.perf_counter() - started
+        if not service.drain(600):
+            raise RuntimeError("the outbox was not sent in 600 s")
+        STORED[run_name] = time.perf_counter() - started
         return run.info.run_id, seconds
     finally:
         service.stop()
+
+
+def log_with_outbox(tracking_uri: str, run_name: str, keys: int, steps: int) -> tuple[str, float]:
+    """Log through `MlflowService.log_metrics` with the outbox; return (run id, job seconds)."""
+    return log_with_service(tracking_uri, run_name, keys, steps, outbox=True)
 
 
 def log_naively(tracking_uri: str, run_name: str, keys: int, steps: int) -> tuple[str, float]:
@@ -85,12 +109,12 @@ def count_points(tracking_uri: str, run_id: str, keys: int, steps: int) -> dict[
 def main(argv: list[str]) -> int:
     """Warm up, measure one run, count its points, print the result as JSON."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("mode", choices=("service", "naive"))
+    parser.add_argument("mode", choices=("service", "outbox", "naive"))
     parser.add_argument("tracking_uri")
     parser.add_argument("--keys", type=int, default=10)
     parser.add_argument("--steps", type=int, default=1000)
     args = parser.parse_args(argv)
-    log = log_with_service if args.mode == "service" else log_naively
+    log = {"service": log_with_service, "outbox": log_with_outbox, "naive": log_naively}[args.mode]
 
     log(args.tracking_uri, f"{args.mode}-warm-up", 2, 5)
     run_id, seconds = log(
@@ -101,6 +125,7 @@ def main(argv: list[str]) -> int:
         "mode": args.mode,
         "points": args.keys * args.steps,
         "seconds": seconds,
+        "stored_seconds": STORED.get(f"{args.mode}-{args.keys}x{args.steps}", seconds),
         **counted,
     }
     print(json.dumps(result))

@@ -94,13 +94,15 @@ def run(args: argparse.Namespace, scratch: Path) -> list[Row]:
         say("metric logging on SQLite")
         store = fresh_store(template, scratch / "metrics-sqlite")
         plan = bench_metrics.Plan(
-            "SQLite", sqlite_uri(store), 1000, args.naive_steps_sqlite, service_rounds, 40
+            "SQLite", sqlite_uri(store), 1000, args.naive_steps_sqlite, service_rounds, 40, 40
         )
         rows += bench_metrics.measure(plan, timeout=600)
     if "metrics-http" in args.only:
         say("metric logging over HTTP (mlflow server on 127.0.0.1)")
         with mlflow_server(template, scratch / "metrics-http") as url:
-            plan = bench_metrics.Plan("HTTP", url, 1000, args.naive_steps_http, service_rounds, 100)
+            plan = bench_metrics.Plan(
+                "HTTP", url, 1000, args.naive_steps_http, service_rounds, 100, 200
+            )
             rows += bench_metrics.measure(plan, timeout=600)
     if "gate" in args.only:
         say("evaluation and explanations jobs on the diabetes set (after one training)")

@@ -4,6 +4,7 @@
     model_name jobs
     model_name config show [JOB] [--config FILE]... [--set KEY=VALUE]... [--sources]
     model_name config schema
+    model_name runs reap [--experiment NAME] [--grace SECONDS] [--dry-run]
 
 Exit codes: 0 success; 1 the job failed; 2 bad command line or configuration; 130 interrupted
 (SIGINT); 143 terminated (SIGTERM).
@@ -31,6 +32,7 @@ from model_name.errors import (
     UsageError,
     exit_code,
 )
+from model_name.runs import add_runs_commands
 
 if TYPE_CHECKING:
     from dependency_injector.containers import Container
@@ -134,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
         "for editors: `# yaml-language-server: $schema=containers.schema.json` in containers.yaml.",
     )
     schema.set_defaults(command=config_schema_command)
+    add_runs_commands(commands, layers, lambda args: _load_configuration(args).settings.mlflow)
     return parser
 
 

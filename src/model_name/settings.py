@@ -186,6 +186,26 @@ class MlflowSettings(Settings):
         metrics_flush_seconds: the buffer is also sent by the first `log_metrics` call made this
             many seconds after the oldest point waiting in it, so a long run's metrics show up
             while it runs.
+        heartbeat_seconds: every run opened by `run_context` records its host, process id and
+            process start time, and its heartbeat (tag `model_name.heartbeat`) is refreshed this
+            often until it ends.
+        reap_stale_runs: `start()` ends, KILLED, the experiment's RUNNING runs whose process is
+            gone (same host) or whose heartbeat is older than the grace (see `runs reap`).
+        reap_grace_seconds: how old a heartbeat may be before its run counts as dead; None means
+            four heartbeats (`4 * heartbeat_seconds`).
+        reap_seconds: the most time `start()` spends reaping (it reaps the rest next time).
+        outbox: send metric points, params, tags, the run's artifacts `config.yaml` and
+            `logs/run.log`, and its end status through a durable local outbox and a background
+            sender, so the job never waits on the network and nothing is lost when the server
+            is away; off, they are sent from the job's thread, as MLflow does.
+        outbox_dir: the outbox's folder (`outbox.db`, SQLite in WAL mode, and artifact copies).
+        drain_seconds: at `stop()`, how long to wait for the outbox to be sent; what is left
+            stays on disk for `model_name runs sync` or the next job.
+        mode: `online` tracks into `tracking_uri`; `offline` into a local SQLite store and
+            artifact folder under `offline_dir`, never touching the network; `auto` is online
+            when the server answers at start, offline otherwise (and says so in the log).
+            `model_name runs sync` uploads offline runs to the server later.
+        offline_dir: the offline store's folder (`mlflow.db` and `artifacts/`).
     """
 
     tracking_uri: str = pdt.Field(
@@ -213,6 +233,21 @@ class MlflowSettings(Settings):
     autolog_silent: bool = False
     metrics_flush_size: int = pdt.Field(default=1000, ge=1)
     metrics_flush_seconds: float = pdt.Field(default=5.0, gt=0)
+    heartbeat_seconds: float = pdt.Field(default=30.0, gt=0, le=86_400)
+    reap_stale_runs: bool = True
+    reap_grace_seconds: float | None = pdt.Field(default=None, gt=0)
+    reap_seconds: float = pdt.Field(default=2.0, gt=0, le=3600)
+    outbox: bool = True
+    outbox_dir: str = pdt.Field(default=".model_name/outbox", min_length=1)
+    drain_seconds: float = pdt.Field(default=60.0, ge=0, le=86_400)
+    mode: Literal["online", "offline", "auto"] = "online"
+    offline_dir: str = pdt.Field(default=".model_name/offline", min_length=1)
+
+    def grace_seconds(self) -> float:
+        """Return how old a heartbeat may be before its run counts as dead."""
+        if self.reap_grace_seconds is not None:
+            return self.reap_grace_seconds
+        return 4 * self.heartbeat_seconds
 
     @pdt.field_validator("registry_name")
     @classmethod

@@ -7,7 +7,9 @@ Fixtures:
         same layers: `./containers.yaml`, the environment), on this test's own SQLite store,
         logging to a file at DEBUG, alerts recorded; its services started, and always stopped
         after the test. Swap a service before it starts by overriding its fixture below.
-    model_name_overrides: the `--set` flags the container is built with (add yours).
+    model_name_overrides: the `--set` flags the container is built with (add yours). They
+        turn the tracking outbox off (`mlflow.outbox=false`): what a job logged is in the
+        store when the job returns, for the test to read.
     tracking_uri: a fresh copy of one migrated SQLite tracking store, as a `sqlite:///` URI.
     mlflow_store_template: (session) that migrated store, made once.
     logger_service: a `LoggerService` writing to `<tmp_path>/logs/app.log` at DEBUG.
@@ -172,6 +174,9 @@ def model_name_overrides(tracking_uri: str, tests_experiment: str, tmp_path: Pat
         "logger.level=DEBUG",
         "alerts.enable=false",
         f"optuna.storage={tmp_path / 'optuna.journal'}",
+        # what the job logged is in the store when the job returns, for the test to read
+        "mlflow.outbox=false",
+        f"mlflow.outbox_dir={tmp_path / 'outbox'}",
     ]
 
 

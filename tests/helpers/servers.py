@@ -93,7 +93,10 @@ class MlflowServer:
 
 
 def start_server(
-    folder: Path, store_template: Path | None = None, backend_uri: str | None = None
+    folder: Path,
+    store_template: Path | None = None,
+    backend_uri: str | None = None,
+    port: int | None = None,
 ) -> MlflowServer:
     """Start `mlflow server` on a free port with a SQLite backend in `folder`; wait until healthy.
 
@@ -102,11 +105,13 @@ def start_server(
         store_template: an already migrated SQLite store to copy as the backend (saves the
             schema migration, 1-2 s).
         backend_uri: another backend store (`postgresql+psycopg2://...`) instead of SQLite.
+        port: the port to listen on (to restart a stopped server where its clients expect it);
+            a free one when None.
 
     Raises:
         RuntimeError: the server exited or was not healthy in time (it is stopped then).
     """
-    port = free_port()
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     log = folder / "server.log"
     if store_template is not None:

@@ -143,6 +143,8 @@ class Job(abc.ABC, pdt.BaseModel):
             state = "started" if service in self._started else "already running"
             self.logger_service.logger().debug("{} {}", type(service).__name__, state)
         self.logger_service.logger().info("Job {} starting", self.KIND)
+        if notice := self.mlflow_service.offline_notice:  # mode auto, and no server at start
+            self.alerts_service.notify("tracking offline", notice)
         self._alert("start")
         return self
 

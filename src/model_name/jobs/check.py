@@ -17,7 +17,8 @@ class CheckJob(Job):
     days: a failing job (its alert, its FAILED run) and a long one to interrupt (its KILLED run).
 
     Attributes:
-        hold_seconds: how long to keep the run open, logging a heartbeat metric each second.
+        hold_seconds: how long to keep the run open, logging a heartbeat metric each `beat_seconds`.
+        beat_seconds: the time between two heartbeat metric points while the run is held open.
         fail: raise an error inside the run, to rehearse a failure.
     """
 
@@ -25,6 +26,7 @@ class CheckJob(Job):
     HEADLINE_METRICS = ("heartbeat",)
 
     hold_seconds: float = pdt.Field(default=0.0, ge=0.0, le=86_400.0)
+    beat_seconds: float = pdt.Field(default=1.0, ge=0.01, le=3600.0)
     fail: bool = False
 
     def run(self) -> Locals:
@@ -42,7 +44,7 @@ class CheckJob(Job):
                 remaining = self.hold_seconds - (time.monotonic() - started)
                 if remaining <= 0:
                     break
-                time.sleep(min(1.0, remaining))
+                time.sleep(min(self.beat_seconds, remaining))
             if self.fail:
                 raise RuntimeError("check job asked to fail (jobs.check.fail=true)")
             logger.info("Check done: {} heartbeat(s) logged", beats)

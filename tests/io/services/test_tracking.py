@@ -360,8 +360,10 @@ def test_the_buffer_is_sent_when_it_is_full(mlflow_service: MlflowService) -> No
 
     with service, service.run_context(RunConfig(name="full")) as run:
         log_points(service, 2)  # 10 points: the buffer is full
+        assert service.drain(30)  # the outbox's sender ships them
         sent = count_points(service.client(), run.info.run_id, KEYS)
         log_points(service, 1)  # 5 more: buffered
+        assert service.drain(30)
         buffered = count_points(service.client(), run.info.run_id, KEYS)
 
     assert (sent, buffered) == (10, 10)
@@ -373,9 +375,11 @@ def test_the_buffer_is_sent_after_the_flush_interval(mlflow_service: MlflowServi
 
     with service, service.run_context(RunConfig(name="interval")) as run:
         service.log_metrics({"a": 1.0})
+        assert service.drain(30)
         early = count_points(service.client(), run.info.run_id, ["a"])
         time.sleep(0.06)
         service.log_metrics({"a": 2.0}, step=1)
+        assert service.drain(30)
         late = count_points(service.client(), run.info.run_id, ["a"])
 
     assert (early, late) == (0, 2)
@@ -387,6 +391,7 @@ def test_a_large_buffer_is_sent_in_batches_mlflow_accepts(mlflow_service: Mlflow
     with service, service.run_context(RunConfig(name="large")) as run:
         log_points(service, 700)  # 3,500 points, more than one log_batch may carry
         service.flush_metrics()
+        assert service.drain(30)
         assert count_points(service.client(), run.info.run_id, KEYS) == 3500
 
 

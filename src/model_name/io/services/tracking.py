@@ -18,22 +18,29 @@ import pydantic as pdt
 
 from model_name.io.services import records
 from model_name.io.services.base import Service, _loguru
+from model_name.io.services.heartbeat import HEARTBEAT_TAG, Heartbeat, now_ms, process_tags
 from model_name.io.services.logger import LoggerService
+from model_name.io.services.offline import offline_artifacts
+from model_name.io.services.outbox import iter_chunks
 from model_name.io.services.records import EndedRun, config_yaml, run_record_tags
 from model_name.io.services.stores import initialize_sqlite_store
+from model_name.io.services.tracking_reliability import ReliableTracking, _check_metric_names
 from model_name.io.services.tracking_state import (
     MLFLOW_HTTP_DEFAULTS,
     _end_runs_above,
     _mlflow_environ,
     _mlflow_globals,
+    _pop_active_run,
     _restore_mlflow_globals,
 )
 from model_name.redaction import MaskingSink, mask_url, remember_secrets, secrets_in
-from model_name.settings import MlflowSettings
 
 if TYPE_CHECKING:
     from mlflow import ActiveRun, MlflowClient
-    from mlflow.entities import Metric
+
+
+Point = tuple[str, str, float, int, int]
+"""A buffered metric point: run id, key, value, timestamp (ms), step."""
 
 MLFLOW_BATCH_LIMIT = 1000
 """The most metrics MLflow accepts in one `log_batch` call."""
@@ -43,7 +50,7 @@ RunStatus = Literal["FINISHED", "FAILED", "KILLED"]
 _FILE_STORE = "MLFLOW_ALLOW_FILE_STORE"
 
 
-class MlflowService(Service, MlflowSettings):
+class MlflowService(Service, ReliableTracking):
     """Track runs, metrics and models with MLflow.
 
     `start()` imports MLflow, sets the tracking and registry URIs and the experiment (created when
@@ -78,7 +85,7 @@ class MlflowService(Service, MlflowSettings):
     _saved_state: dict[str, Any] = pdt.PrivateAttr(default_factory=dict)
     _autolog_set: bool = pdt.PrivateAttr(default=False)
     _outer_run_id: str | None = pdt.PrivateAttr(default=None)
-    _buffer: list[tuple[str, Metric]] = pdt.PrivateAttr(default_factory=list)
+    _buffer: list[Point] = pdt.PrivateAttr(default_factory=list)
     _last_flush: float = pdt.PrivateAttr(default_factory=time.monotonic)
     _batch_client: MlflowClient | None = pdt.PrivateAttr(default=None)
     _run_metrics: dict[str, dict[str, float]] = pdt.PrivateAttr(default_factory=dict)
@@ -88,6 +95,8 @@ class MlflowService(Service, MlflowSettings):
     def last_run(self) -> EndedRun | None:
         """The last run `run_context` ended (id, experiment, status, last metric values), if any."""
         return self._last_run
+
+    _heartbeat: Heartbeat | None = pdt.PrivateAttr(default=None)
 
     def start(self) -> None:
         """Set MLflow's URIs, experiment, autologging and credentials.
@@ -108,6 +117,7 @@ class MlflowService(Service, MlflowSettings):
             remember_secrets(secrets_in(self))  # masked in every log line and error from now on
             if self.tracking_uri.startswith("file:"):
                 os.environ[_FILE_STORE] = "true"  # asked for by name: MLflow 3 refuses it unless
+            self._choose_mode()
             import mlflow
 
             for uri in dict.fromkeys((self.tracking_uri, self.registry_uri or self.tracking_uri)):
@@ -115,6 +125,10 @@ class MlflowService(Service, MlflowSettings):
             self._saved_state = _mlflow_globals()
             mlflow.set_tracking_uri(self.tracking_uri)
             mlflow.set_registry_uri(self.registry_uri or self.tracking_uri)
+            if self._online is not None and not mlflow.get_experiment_by_name(
+                self.experiment_name
+            ):  # offline: the artifacts go to the offline folder, not ./mlruns
+                mlflow.create_experiment(self.experiment_name, offline_artifacts(self.offline_dir))
             experiment = mlflow.set_experiment(self.experiment_name)
             # When another process creates the experiment between MLflow's lookup and its
             # create, set_experiment returns it without making it active (MLflow 3.17), and the
@@ -125,6 +139,15 @@ class MlflowService(Service, MlflowSettings):
         except BaseException:
             self._restore()
             raise
+        if self.reap_stale_runs:
+            _attempt("reap the stale runs", lambda: self._reap(experiment.experiment_id))
+        beats = self.client()  # its own client: the heartbeat thread must not share a session
+        self._heartbeat = Heartbeat(
+            self.heartbeat_seconds,
+            lambda run_id, time_ms: beats.set_tag(run_id, HEARTBEAT_TAG, str(time_ms)),
+        )
+        if self.outbox:
+            self._start_outbox()
         active = mlflow.active_run()
         self._outer_run_id = active.info.run_id if active is not None else None
         self._buffer = []
@@ -137,8 +160,11 @@ class MlflowService(Service, MlflowSettings):
             return
         self._running = False
         try:
+            if self._heartbeat is not None:
+                self._heartbeat.stop()
             _attempt("send the buffered metrics", self.flush_metrics)
             _end_runs_above(self._outer_run_id)
+            self._stop_outbox()
         finally:
             self._restore()
 
@@ -189,7 +215,7 @@ class MlflowService(Service, MlflowSettings):
         if not self._running:
             raise RuntimeError("MlflowService is not started: start it before run_context")
         nested = mlflow.active_run() is not None
-        tags = {**run_record_tags(), **run_config.tags}
+        tags = {**run_record_tags(), **process_tags(), **run_config.tags}
         run = mlflow.start_run(
             run_name=run_config.name,
             # a job may describe its inputs by URI: their credentials stay out of the record
@@ -198,6 +224,8 @@ class MlflowService(Service, MlflowSettings):
             log_system_metrics=run_config.log_system_metrics,
             nested=nested,
         )
+        if self._heartbeat is not None:
+            self._heartbeat.add(run.info.run_id)
         log_folder = Path(tempfile.mkdtemp(prefix="model_name-run-"))
         (log_folder / "logs").mkdir()
         sink_id = self._add_run_log(log_folder / "logs" / "run.log")
@@ -233,7 +261,6 @@ class MlflowService(Service, MlflowSettings):
             RuntimeError: no MLflow run is active.
         """
         import mlflow
-        from mlflow.entities import Metric
 
         run = mlflow.active_run()
         if run is None:
@@ -243,8 +270,7 @@ class MlflowService(Service, MlflowSettings):
         if not self._buffer:  # the interval counts from the oldest point waiting
             self._last_flush = time.monotonic()
         self._buffer.extend(
-            (run_id, Metric(key, float(value), timestamp, step or 0))
-            for key, value in metrics.items()
+            (run_id, key, float(value), timestamp, step or 0) for key, value in metrics.items()
         )
         # the last values, for the alert that reports the run
         self._run_metrics.setdefault(run_id, {}).update(
@@ -257,25 +283,37 @@ class MlflowService(Service, MlflowSettings):
             self.flush_metrics()
 
     def flush_metrics(self) -> None:
-        """Send the buffered metric points now, in `log_batch` calls of at most 1000 metrics.
+        """Send the buffered metric points now: into the outbox, or to MLflow without one.
+
+        With the outbox, the points are on disk when this returns, and its sender ships them.
+        Without it, they go in `log_batch` calls of at most 1000 metrics.
 
         Raises:
-            Exception: whatever MLflow raises; the points of that call are lost.
+            Exception: whatever MLflow raises without the outbox (the points of that call are
+                lost), or a metric name or value MLflow would refuse (with the outbox).
         """
         self._last_flush = time.monotonic()
         if not self._buffer:
             return
         points, self._buffer = self._buffer, []
-        by_run: dict[str, list[Metric]] = {}
-        for run_id, metric in points:
-            by_run.setdefault(run_id, []).append(metric)
+        by_run: dict[str, list[tuple[str, float, int, int]]] = {}
+        for run_id, *point in points:
+            by_run.setdefault(run_id, []).append(point)  # type: ignore[arg-type]
+        if self._outbox is not None:
+            for run_id, run_points in by_run.items():
+                _check_metric_names({key for key, *_ in run_points})
+                for chunk in iter_chunks(run_points, MLFLOW_BATCH_LIMIT):
+                    self._outbox.put(run_id, "metrics", chunk, size=len(chunk))
+            self._wake_sender()
+            return
+        from mlflow.entities import Metric
+
         if self._batch_client is None:
             self._batch_client = self.client()
-        for run_id, metrics in by_run.items():
-            for begin in range(0, len(metrics), MLFLOW_BATCH_LIMIT):
-                self._batch_client.log_batch(
-                    run_id, metrics=metrics[begin : begin + MLFLOW_BATCH_LIMIT]
-                )
+        for run_id, run_points in by_run.items():
+            metrics = [Metric(*point) for point in run_points]
+            for chunk in iter_chunks(metrics, MLFLOW_BATCH_LIMIT):
+                self._batch_client.log_batch(run_id, metrics=chunk)
 
     def _add_run_log(self, path: Path) -> int:
         """Add a loguru sink that records the run's log, at the logger service's level."""
@@ -308,6 +346,19 @@ class MlflowService(Service, MlflowSettings):
         if run_config.config is not None:
             text = config_yaml(run_config.config)
             (log_folder / "config.yaml").write_text(text, encoding="utf-8")
+        if self._heartbeat is not None:
+            self._heartbeat.remove(run_id)
+        if self._outbox is not None:
+            outbox = self._outbox
+            _attempt(
+                "keep config.yaml and logs/run.log", lambda: outbox.put_files(run_id, log_folder)
+            )
+            shutil.rmtree(log_folder, ignore_errors=True)
+            _end_runs_above(run_id)
+            outbox.put(run_id, "end", [status, now_ms()])
+            self._wake_sender()
+            _pop_active_run()
+            return
         # one upload for both files: each artifact call costs a round trip (about 40 ms here)
         _attempt(
             "record config.yaml and logs/run.log",
@@ -332,6 +383,9 @@ class MlflowService(Service, MlflowSettings):
     def _restore(self) -> None:
         """Undo `start()`: autologging, MLflow's URIs and experiment, and `MLFLOW_*` variables."""
         self._batch_client = None
+        if self._online is not None:
+            self.tracking_uri, self.registry_uri = self._online
+            self._online = None
         if self._autolog_set:
             import mlflow
 

@@ -61,3 +61,22 @@ def _restore_mlflow_globals(state: Mapping[str, Any]) -> None:
     mlflow.set_tracking_uri(state["tracking_uri"])
     mlflow.set_registry_uri(state["registry_uri"])
     fluent._active_experiment_id = state["experiment_id"]
+
+
+def _pop_active_run() -> None:
+    """Take the active run off MLflow's stack without telling the store (the outbox will).
+
+    What `mlflow.end_run` does, minus its `set_terminated` call: that one needs the network.
+    """
+    from mlflow.environment_variables import MLFLOW_RUN_ID
+    from mlflow.tracking import fluent
+
+    stack = fluent._active_run_stack.get()  # type: ignore[no-untyped-call]
+    if not stack:
+        return
+    MLFLOW_RUN_ID.unset()  # type: ignore[no-untyped-call]
+    run = stack.pop()
+    fluent._last_active_run_id.set(run.info.run_id)  # type: ignore[no-untyped-call]
+    monitor = fluent.run_id_to_system_metrics_monitor.pop(run.info.run_id, None)
+    if monitor is not None:
+        monitor.finish()

@@ -1,0 +1,180 @@
+"""The outbox's sender: a daemon thread that ships the outbox's rows to the tracking server.
+
+Rows go in the order they were written (a run's end after its points and artifacts), each in
+one call (`log_batch` for points, params and tags; `log_artifacts`; `set_terminated`). While the
+server cannot be reached the sender waits, doubling the wait from `BACKOFF_FIRST` up to
+`BACKOFF_MOST` seconds, and tries the same row again: nothing is skipped. A row the server
+refuses for good (an invalid name, a deleted run) is kept aside in the outbox, marked rejected
+with the server's reason, and logged. The job's thread never waits on any of this, except in
+`drain`, at the end, for at most the time it is given.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from model_name.io.services.base import _loguru
+from model_name.io.services.outbox import Item, Outbox, iter_chunks
+from model_name.redaction import mask_url
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+BACKOFF_FIRST = 0.5
+BACKOFF_MOST = 10.0
+STOP_SECONDS = 5.0
+PERMANENT_ERRORS = frozenset(
+    {"INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "INVALID_STATE", "BAD_REQUEST"}
+)
+"""MLflow error codes that no retry can fix: the row is set aside, not retried."""
+
+
+def send(client: MlflowClient, item: Item) -> None:
+    """Send one outbox row with one (or a few) MLflow calls.
+
+    Raises:
+        Exception: whatever MLflow raises; the row stays in the outbox.
+    """
+    from mlflow.entities import Metric, Param, RunTag
+
+    if item.kind == "metrics":
+        metrics = [Metric(k, v, t, s) for k, v, t, s in item.payload]
+        for chunk in iter_chunks(metrics, 1000):
+            client.log_batch(item.run_id, metrics=chunk)
+    elif item.kind == "params":
+        params = [Param(k, str(v)) for k, v in item.payload.items()]
+        for chunk in iter_chunks(params, 100):
+            client.log_batch(item.run_id, params=chunk)
+    elif item.kind == "tags":
+        tags = [RunTag(k, str(v)) for k, v in item.payload.items()]
+        for chunk in iter_chunks(tags, 100):
+            client.log_batch(item.run_id, tags=chunk)
+    elif item.kind == "artifacts":
+        client.log_artifacts(item.run_id, item.payload)
+    else:  # "end": the run's true status, also over a reaper's KILLED
+        status, end_time = item.payload
+        client.set_terminated(item.run_id, status, end_time=end_time)
+
+
+def permanent(error: Exception) -> bool:
+    """Say whether the server refused a row for good (retrying cannot help)."""
+    return getattr(error, "error_code", None) in PERMANENT_ERRORS
+
+
+class Sender:
+    """Ship an outbox's rows from a daemon thread, retrying with backoff.
+
+    Args:
+        outbox: the rows to send.
+        client: an MLflow client on the outbox's tracking store, used by the thread only.
+    """
+
+    def __init__(self, outbox: Outbox, client: MlflowClient) -> None:
+        self.outbox = outbox
+        self._client = client
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._idle = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failing_since: float | None = None
+        self.sent = 0
+
+    def start(self) -> None:
+        """Start the thread (it sends whatever this process owns, then waits for more)."""
+        self._thread = threading.Thread(target=self._loop, name="model_name-outbox", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Say that rows were written: send them now, and retry now if the server was away."""
+        self._idle.clear()
+        self._wake.set()
+
+    def drain(self, seconds: float | None) -> bool:
+        """Wait until every row this process owns is sent, for at most `seconds` (None: no limit).
+
+        Returns:
+            True when nothing is left to send.
+        """
+        self.wake()
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while True:
+            if self._idle.wait(0.05) and not self.outbox.unsent():
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return not self.outbox.unsent()
+            if self._thread is None or not self._thread.is_alive():
+                return not self.outbox.unsent()
+
+    def stop(self) -> None:
+        """End the thread after the row it is sending; unsent rows stay in the outbox.
+
+        A call stuck on an unreachable server is not waited for beyond `STOP_SECONDS`: the
+        thread is a daemon, and its row stays in the outbox until the store acknowledges it.
+        """
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=STOP_SECONDS)
+            self._thread = None
+
+    def _loop(self) -> None:
+        backoff = BACKOFF_FIRST
+        try:
+            while not self._stopping.is_set():
+                items = self.outbox.pending()
+                if not items:
+                    self._idle.set()
+                    self._wake.wait(1.0)
+                    self._wake.clear()
+                    continue
+                failed = self._send_all(items)
+                if failed is None:
+                    backoff = BACKOFF_FIRST
+                    continue
+                self._warn_once(failed)
+                self._wake.wait(backoff)  # a wake (new rows, a drain) retries at once
+                self._wake.clear()
+                backoff = min(backoff * 2, BACKOFF_MOST)
+        finally:
+            self.outbox.close()
+
+    def _send_all(self, items: list[Item]) -> Exception | None:
+        """Send rows in order; return the error that stopped it (the row stays), or None."""
+        for item in items:
+            if self._stopping.is_set():
+                return None
+            try:
+                send(self._client, item)
+            except Exception as error:
+                if not permanent(error):
+                    return error
+                reason = f"{type(error).__name__}: {mask_url(' '.join(str(error).split()))}"
+                self.outbox.reject(item, reason)
+                _loguru().error(
+                    "MLflow refused {} of run {} (kept aside in {}): {}",
+                    item.kind,
+                    item.run_id,
+                    self.outbox.path,
+                    reason,
+                )
+                continue
+            self.outbox.done(item)
+            self.sent += item.size
+            if self._failing_since is not None:
+                away = time.monotonic() - self._failing_since
+                _loguru().info("MLflow: the tracking server answers again after {:.0f} s", away)
+                self._failing_since = None
+        return None
+
+    def _warn_once(self, error: Exception) -> None:
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+            _loguru().warning(
+                "MLflow: the tracking server cannot be reached; what the job logs is kept in {} "
+                "and sent when it answers: {}: {}",
+                self.outbox.path,
+                type(error).__name__,
+                mask_url(" ".join(str(error).split()))[:300],
+            )

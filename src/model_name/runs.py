@@ -1,0 +1,225 @@
+"""The `runs` commands: look after the tracked runs themselves, outside any job.
+
+    model_name runs reap [--experiment NAME] [--grace SECONDS] [--dry-run]
+                         [--config FILE]... [--set KEY=VALUE]...
+    model_name runs sync [--to URI] [--timeout SECONDS] [--config FILE]... [--set KEY=VALUE]...
+
+`reap` ends, KILLED, the RUNNING runs whose process is dead (see
+`model_name.io.services.reaper`). `sync` sends what jobs left in the outbox
+(`mlflow.outbox_dir`) for the configured store, once their processes are gone, then uploads
+the runs tracked offline (`mlflow.offline_dir`) to the server (`--to`, or `mlflow.tracking_uri`).
+The tracking store and its credentials are the configuration's (`mlflow.*`), as for
+`model_name run`.
+MLflow is imported only when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from model_name.errors import UsageError
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from model_name.io.services import MlflowService
+    from model_name.settings import MlflowSettings
+
+
+def add_runs_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    layers: argparse.ArgumentParser,
+    load_settings: Callable[[argparse.Namespace], MlflowSettings],
+) -> None:
+    """Add `runs` and its subcommands to the command line's parser.
+
+    Args:
+        commands: the top-level subparsers.
+        layers: the parent parser with `--config` and `--set`.
+        load_settings: returns the validated `mlflow` section from the parsed arguments.
+    """
+    runs = commands.add_parser("runs", help="look after tracked runs (reap dead ones)")
+    runs_commands = runs.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    reap = runs_commands.add_parser(
+        "reap",
+        parents=[layers],
+        help="end, KILLED, the RUNNING runs whose process is dead",
+        description="End, KILLED, every RUNNING run whose process is gone from this host, or "
+        "whose heartbeat is older than the grace period; tag each with when and why.",
+    )
+    reap.add_argument(
+        "--experiment", metavar="NAME", help="the experiment (default: mlflow.experiment_name)"
+    )
+    reap.add_argument(
+        "--grace",
+        metavar="SECONDS",
+        type=float,
+        help="how old a heartbeat may be (default: mlflow.reap_grace_seconds, or four heartbeats)",
+    )
+    reap.add_argument("--dry-run", action="store_true", help="say what would be reaped, only")
+    reap.set_defaults(command=lambda args: _guarded(reap_command, args, load_settings(args)))
+
+    sync = runs_commands.add_parser(
+        "sync",
+        parents=[layers],
+        help="send what finished jobs left unsent in the outbox",
+        description="Send to the tracking store what jobs that have ended left in the outbox "
+        "(metric points, params, tags, artifacts, end statuses), in the order it was logged.",
+    )
+    sync.add_argument(
+        "--to",
+        metavar="URI",
+        help="the tracking server to upload offline runs to (default: mlflow.tracking_uri)",
+    )
+    sync.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        default=600.0,
+        help="give up after this long; what is left stays for the next sync (default: 600)",
+    )
+    sync.set_defaults(command=lambda args: _guarded(sync_command, args, load_settings(args)))
+
+
+def _guarded(
+    command: Callable[[argparse.Namespace, MlflowSettings], int],
+    args: argparse.Namespace,
+    settings: MlflowSettings,
+) -> int:
+    """Run a `runs` command; a tracking error is one line on stderr and exit code 1."""
+    import sys
+
+    try:
+        return command(args, settings)
+    except UsageError:
+        raise
+    except Exception as error:
+        from model_name.redaction import mask_url
+
+        message = mask_url(" ".join(str(error).split()))
+        print(f"model_name: error: {type(error).__name__}: {message}", file=sys.stderr)
+        return 1
+
+
+def reap_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
+    """Reap the dead RUNNING runs of one experiment; print one line per run and a summary.
+
+    Returns:
+        0, also when there was nothing to reap.
+
+    Raises:
+        UsageError: the experiment does not exist, or the grace is not positive.
+    """
+    from model_name.io.services.reaper import reap_stale_runs
+
+    if args.grace is not None and args.grace <= 0:
+        raise UsageError(f"--grace must be a positive number of seconds, not {args.grace:g}")
+    name = args.experiment or settings.experiment_name
+    grace = args.grace if args.grace is not None else settings.grace_seconds()
+    with _tracking(settings) as service:
+        experiment = service.client().get_experiment_by_name(name)
+        if experiment is None:
+            raise UsageError(f"no experiment named {name!r} at {_safe_uri(settings.tracking_uri)}")
+        report = reap_stale_runs(
+            service.client(), [experiment.experiment_id], grace, dry_run=args.dry_run
+        )
+    verb = "would reap" if args.dry_run else "reaped"
+    for run in report.reaped:
+        print(f"{verb} run {run.run_id} ({run.run_name}): {run.reason}")
+    print(
+        f"{verb} {len(report.reaped)} run(s) in experiment {name!r}; "
+        f"{report.alive} RUNNING run(s) alive, {report.unknown} without a heartbeat left alone"
+    )
+    return 0
+
+
+def sync_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
+    """Send what ended jobs left in the outbox for the configured store; print a summary.
+
+    Returns:
+        0 when nothing is left to send, 1 when the store did not take everything in time.
+    """
+    import time
+    from pathlib import Path
+
+    from model_name.io.services.outbox import Outbox
+    from model_name.io.services.sender import Sender
+
+    if args.to:
+        settings = settings.model_copy(update={"tracking_uri": args.to, "registry_uri": None})
+    uri = _safe_uri(settings.tracking_uri)
+    with _tracking(settings) as service:
+        outbox = Outbox(Path(settings.outbox_dir), settings.tracking_uri)
+        outbox.adopt()
+        owed = outbox.unsent()
+        total = sum(owed.values())
+        sender = Sender(outbox, service.client())
+        sender.start()
+        deadline = time.monotonic() + args.timeout
+        try:
+            while not sender.drain(min(5.0, max(0.0, deadline - time.monotonic()))):
+                if time.monotonic() >= deadline:
+                    break
+                print(f"sent {sender.sent} of {total} item(s) to {uri}...", flush=True)
+        finally:
+            sender.stop()
+            left = outbox.unsent()
+            outbox.close()
+        summary = f"sent {sender.sent} item(s) of {len(owed)} run(s) to {uri}"
+        if left:
+            print(
+                f"{summary}; {sum(left.values())} item(s) of {len(left)} run(s) left in "
+                f"{outbox.path}: the store did not take them in {args.timeout:g} s, sync again"
+            )
+            return 1
+        print(f"{summary}; nothing left to send", flush=True)
+        _upload_offline_runs(settings, service.client(), uri)
+    return 0
+
+
+def _upload_offline_runs(settings: MlflowSettings, target: MlflowClient, uri: str) -> None:
+    """Upload the ended runs of the offline store, if there is one; print progress and a summary."""
+    from pathlib import Path
+
+    from mlflow import MlflowClient
+
+    from model_name.io.services.offline import offline_uri, upload_runs
+
+    if not (Path(settings.offline_dir) / "mlflow.db").exists():
+        return
+    store = offline_uri(settings.offline_dir)
+    source = MlflowClient(tracking_uri=store, registry_uri=store)  # not the process's registry
+    report = upload_runs(source, target, lambda line: print(line, flush=True))
+    print(
+        f"uploaded {report.uploaded} offline run(s) to {uri}; {report.skipped} already there, "
+        f"{report.running} still running offline; {report.registered} model version(s) registered"
+    )
+
+
+def _tracking(settings: MlflowSettings) -> MlflowService:
+    """Return an MLflow service on the configured store that reaps nothing by itself."""
+    from model_name.io.services import MlflowService
+
+    return MlflowService.model_validate(
+        {
+            **dict(settings),
+            "reap_stale_runs": False,
+            "autolog_disable": True,
+            "outbox": False,
+            "mode": "online",
+        }
+    )
+
+
+def _safe_uri(uri: str) -> str:
+    """Return a URI with any password it embeds masked (`https://user:***@host`)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -1,0 +1,53 @@
+"""`model_name run check` as a real process: start it, wait for its run to open."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.helpers.servers import without_coverage
+
+OPEN_SECONDS = 120
+"""The most a job may take to open its run (several start at once on two shared cores)."""
+
+
+def check_command(log: Path, *flags: str) -> list[str]:
+    """`python -m model_name run check` logging to a file at DEBUG, without desktop alerts."""
+    return [
+        sys.executable, "-m", "model_name", "run", "check",
+        "--set", f"logger.sink={log}", "--set", "logger.level=DEBUG",
+        "--set", "alerts.enable=false", *flags,
+    ]  # fmt: skip
+
+
+def start_check(log: Path, *flags: str, cwd: Path | None = None) -> subprocess.Popen[str]:
+    """Start a check job (untraced by coverage: in-process tests cover the same code)."""
+    return subprocess.Popen(
+        check_command(log, *flags),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env=without_coverage(os.environ),
+    )
+
+
+def wait_for_run(log: Path, process: subprocess.Popen[str]) -> str:
+    """Wait until the job's log says its run is open; return the run's id.
+
+    Raises:
+        AssertionError: the job ended first, or took longer than `OPEN_SECONDS`.
+    """
+    deadline = time.monotonic() + OPEN_SECONDS
+    while time.monotonic() < deadline:
+        text = log.read_text() if log.exists() else ""
+        if "Check run " in text:
+            return text.split("Check run ", 1)[1].split()[0]
+        if process.poll() is not None:
+            raise AssertionError(f"the job ended before opening its run: {process.communicate()}")
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError("the job never opened its run")
