@@ -109,12 +109,13 @@ def test_a_disk_full_for_a_trainings_artifacts_fails_its_run_in_one_line(
     isolated: Path, tracking_uri: str
 ) -> None:
     with small_disk(isolated / "disk", "64k") as disk:
-        # given a store with room, and artifacts (./mlruns) on a full disk
+        # given a store and an outbox with room, and artifacts (./mlruns) on a full disk
         fill(disk)
 
         # when a training runs
         result = subprocess.run(
             [sys.executable, "-m", "model_name", "run", "training", "--set", f"mlflow.tracking_uri={tracking_uri}",
+             "--set", f"mlflow.outbox_dir={isolated / 'outbox'}",
              "--set", "alerts.enable=false", "--set", f"logger.sink={isolated / 'job.log'}"],
             cwd=disk, env=without_coverage(os.environ), capture_output=True, text=True, timeout=JOB_SECONDS, check=False,
         )  # fmt: skip
@@ -128,3 +129,29 @@ def test_a_disk_full_for_a_trainings_artifacts_fails_its_run_in_one_line(
         (run,) = runs(tracking_uri)
         assert run.info.status == "FAILED"
         assert intact(Path(tracking_uri.removeprefix("sqlite:///")))
+
+
+@pytest.mark.slow
+def test_an_outbox_on_a_full_disk_stops_the_job_before_it_starts(
+    isolated: Path, tracking_uri: str
+) -> None:
+    with small_disk(isolated / "disk", "64k") as disk:
+        # given the outbox's default folder (./.model_name/outbox) on a full disk
+        fill(disk)
+
+        # when a job runs there
+        result = subprocess.run(
+            [sys.executable, "-m", "model_name", "run", "check", "--set", f"mlflow.tracking_uri={tracking_uri}",
+             "--set", "alerts.enable=false", "--set", f"logger.sink={isolated / 'job.log'}"],
+            cwd=disk, env=without_coverage(os.environ), capture_output=True, text=True, timeout=JOB_SECONDS, check=False,
+        )  # fmt: skip
+
+        # then one line names the outbox and what to do; no run was opened
+        assert result.returncode == 1, result.stderr
+        assert_one_line_error(
+            result.stderr,
+            "job check failed: a service could not start: the disk is full: cannot create the "
+            f"tracking outbox {disk / '.model_name' / 'outbox' / 'outbox.db'}",
+        )
+        assert_no_sql(result.stderr)
+        assert runs(tracking_uri) == []

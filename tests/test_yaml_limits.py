@@ -66,3 +66,13 @@ def test_a_file_larger_than_the_limit_is_refused_without_reading_it_all(tmp_path
         read_text_bounded(path)
     with pytest.raises(ConfigurationError, match=r"larger than 1024 KiB"):
         read_text_bounded(Path("/dev/zero"))  # endless: only the limit is read
+
+
+def test_a_control_character_is_refused_in_one_line() -> None:
+    # found by the property test: the YAML reader refuses it before parsing starts
+    with pytest.raises(ConfigurationError) as caught:
+        compose_bounded("{\x1b", "--set x")
+
+    assert str(caught.value) == (
+        "--set x: invalid YAML: unacceptable character #x001b: special characters are not allowed"
+    )

@@ -204,6 +204,7 @@ def run_in_container(container: Container, job_name: str) -> int:
     code = EXIT_OK
     errors: list[Exception] = []
     starting = True
+    said = ""
     # signals: the first SIGINT/SIGTERM unwinds, later ones never cut the wrap-up short
     with signals.handling_signals() as received:
         try:
@@ -228,9 +229,12 @@ def run_in_container(container: Container, job_name: str) -> int:
         except Exception as failure:
             code = exit_code(failure)
             stage = "a service could not start: " if starting else ""
-            _error(f"job {job_name} failed: {stage}{_describe(failure, container)}")
+            said = _describe(failure, container)
+            _error(f"job {job_name} failed: {stage}{said}")
     for error in errors:
-        _error(f"stopping a service failed: {_one_line(error)}")
+        described = _describe(error, container)
+        if described != said:  # a stop failing for the job's own reason (a full disk): said once
+            _error(f"stopping a service failed: {described}")
     if errors and code == EXIT_OK:
         code = EXIT_JOB_FAILED
     if code == EXIT_OK and received:  # a signal came during a successful job's wrap-up

@@ -104,7 +104,11 @@ def compose_bounded(text: str, where: str) -> yaml.Node | None:
     Raises:
         ConfigurationError: invalid YAML, or beyond a limit, with the line and column.
     """
-    loader = BoundedLoader(text)
+    try:  # the reader refuses control characters as soon as it is built
+        loader = BoundedLoader(text)
+    except yaml.YAMLError as error:
+        first_line = str(error).splitlines()[0]  # the rest points into a string, not a file
+        raise ConfigurationError(f"{where}: invalid YAML: {first_line}") from None
     try:
         node = loader.get_single_node()
     except yaml.YAMLError as error:

@@ -13,6 +13,7 @@ tracking store, or by `model_name runs sync`.
 
 from __future__ import annotations
 
+import errno
 import json
 import shutil
 import sqlite3
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from model_name.errors import ServiceError
 from model_name.io.services.heartbeat import process_alive, process_started
 
 Kind = Literal["metrics", "params", "tags", "artifacts", "end"]
@@ -90,9 +92,17 @@ class Outbox:
         self.store = store_key(tracking_uri)
         self.owner = this_owner()
         self._local = threading.local()
-        folder.mkdir(parents=True, exist_ok=True)
-        with self._connection() as connection:
-            connection.executescript(SCHEMA)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with self._connection() as connection:
+                connection.executescript(SCHEMA)
+        except (OSError, sqlite3.OperationalError) as error:
+            if "disk is full" not in str(error) and getattr(error, "errno", None) != errno.ENOSPC:
+                raise
+            raise ServiceError(
+                f"the disk is full: cannot create the tracking outbox {self.path.resolve()}; "
+                "free space there (or set mlflow.outbox_dir) and run again"
+            ) from error
 
     @property
     def path(self) -> Path:

@@ -11,6 +11,7 @@ with the server's reason, and logged. The job's thread never waits on any of thi
 
 from __future__ import annotations
 
+import errno
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -59,8 +60,19 @@ def send(client: MlflowClient, item: Item) -> None:
 
 
 def permanent(error: Exception) -> bool:
-    """Say whether the server refused a row for good (retrying cannot help)."""
-    return getattr(error, "error_code", None) in PERMANENT_ERRORS
+    """Say whether a row cannot be sent now or later (retrying cannot help).
+
+    The server refused it for good, or it writes to a local artifact folder on a full disk: that
+    row is kept aside, so that the rows after it (the run's end status) still reach the store.
+    """
+    if getattr(error, "error_code", None) in PERMANENT_ERRORS:
+        return True
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 class Sender:

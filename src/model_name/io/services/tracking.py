@@ -348,6 +348,12 @@ class MlflowService(Service, ReliableTracking):
             (log_folder / "config.yaml").write_text(text, encoding="utf-8")
         if self._heartbeat is not None:
             self._heartbeat.remove(run_id)
+        self._last_run = EndedRun(  # what the alert that reports the run says of it
+            run_id=run_id,
+            experiment_id=run.info.experiment_id,
+            status=status,
+            metrics=self._run_metrics.pop(run_id, {}),
+        )
         if self._outbox is not None:
             outbox = self._outbox
             _attempt(
@@ -365,10 +371,6 @@ class MlflowService(Service, ReliableTracking):
             lambda: mlflow.log_artifacts(str(log_folder), run_id=run_id),
         )
         shutil.rmtree(log_folder, ignore_errors=True)
-        metrics = self._run_metrics.pop(run_id, {})
-        self._last_run = EndedRun(
-            run_id=run_id, experiment_id=run.info.experiment_id, status=status, metrics=metrics
-        )
         _end_runs_above(run_id)  # runs opened inside and left open end first, FAILED
         mlflow.end_run(status)
 
