@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
 
@@ -44,3 +45,22 @@ def test_the_handlers_are_restored_after() -> None:
     with handling_signals():
         assert signal.getsignal(signal.SIGTERM) is not before
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_an_interrupt_swallowed_by_a_finalizer_is_delivered_again() -> None:
+    # given a first Ctrl-C whose KeyboardInterrupt lands in a finalizer, where Python swallows it
+    class Finalized:
+        def __del__(self) -> None:
+            os.kill(os.getpid(), signal.SIGINT)  # the handler raises here, inside __del__
+
+    def job() -> None:
+        Finalized()  # collected at once: the interrupt is raised in __del__ and swallowed
+        for _ in range(2000):  # the signal sent again is raised here, in the job's own code
+            time.sleep(0.001)
+
+    # when the object is collected inside the handled block
+    with handling_signals() as received, pytest.raises(KeyboardInterrupt):
+        job()
+
+    # then the interrupt reached the job once, as a first signal (no wrap-up message)
+    assert received == [signal.SIGINT]

@@ -27,7 +27,8 @@ import signal
 import sys
 import threading
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from model_name.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
 
@@ -73,9 +74,12 @@ def handling_signals() -> Iterator[list[int]]:
     state = _State()
     _states.append(state)
     previous = {number: signal.signal(number, _handle) for number in SIGNALS}
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = _redeliver(state, previous_hook)
     try:
         yield state.received
     finally:
+        sys.unraisablehook = previous_hook
         for number, handler in previous.items():
             signal.signal(number, handler)
         if state.timer is not None:
@@ -98,6 +102,31 @@ def wrap_up() -> Iterator[None]:
         yield
     finally:
         state.depth -= 1
+
+
+def _redeliver(state: _State, previous: Callable[[Any], object]) -> Callable[[Any], None]:
+    """Return an unraisable hook that sends again a signal whose exception Python swallowed.
+
+    The first signal's exception is raised wherever the main thread is: inside a finalizer (a
+    weakref callback of SQLAlchemy's, a `__del__`), Python cannot propagate it, prints
+    "Exception ignored" with a traceback, and goes on as if nothing happened. The hook forgets
+    that delivery and sends the signal again, to be raised where the job is.
+    """
+
+    def hook(unraisable: Any) -> None:
+        error = unraisable.exc_value
+        if not (isinstance(error, KeyboardInterrupt) and state.raised and state.received):
+            previous(unraisable)
+            return
+        signum = signal.SIGTERM if isinstance(error, Terminated) else signal.SIGINT
+        state.received.pop()
+        state.raised = False
+        # sent from a thread, a moment later: sent from here, it would be raised in this hook
+        resend = threading.Timer(0.05, os.kill, args=(os.getpid(), signum))
+        resend.daemon = True
+        resend.start()
+
+    return hook
 
 
 def _handle(signum: int, frame: types.FrameType | None) -> None:
