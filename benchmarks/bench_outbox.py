@@ -14,59 +14,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = REPO / ".venv" / "bin"
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def start_server(folder: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
-    command = [
-        str(BIN / "mlflow"), "server",
-        "--backend-store-uri", f"sqlite:///{folder / 'server.db'}",
-        "--artifacts-destination", str(folder / "artifacts"),
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-    ]  # fmt: skip
-    with (folder / "server.log").open("ab") as log:
-        server = subprocess.Popen(command, stdout=log, stderr=log, env=env, start_new_session=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                return server
-        except OSError:
-            time.sleep(0.25)
-    stop_server(server)
-    raise RuntimeError("mlflow server did not start")
-
-
-def stop_server(server: subprocess.Popen[bytes]) -> None:
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+sys.path.insert(0, str(REPO))  # the loopback server helper the tests use
+from tests.helpers.servers import free_port, start_server, stop  # noqa: E402
 
 
 def one_round(folder: Path, down: float) -> dict[str, object]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = start_server(folder, port)
+    server = start_server(folder, port=port).process
     log = folder / "job.log"
     job = subprocess.Popen(
         [
@@ -86,9 +51,9 @@ def one_round(folder: Path, down: float) -> dict[str, object]:
                 )
             time.sleep(0.1)
         time.sleep(2)
-        stop_server(server)
+        stop(server)
         time.sleep(down)
-        server = start_server(folder, port)
+        server = start_server(folder, port=port).process  # the same store, the same address
         job.communicate(timeout=600)
         from mlflow import MlflowClient
 
@@ -111,7 +76,7 @@ def one_round(folder: Path, down: float) -> dict[str, object]:
     finally:
         if job.poll() is None:
             job.kill()
-        stop_server(server)
+        stop(server)
 
 
 def main(argv: list[str]) -> int:

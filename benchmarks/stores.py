@@ -2,30 +2,24 @@
 
 A fresh SQLite store runs its schema migrations on first use (1-2 s); the benchmarks migrate one
 template once, then copy it for every measured run so migrations are never measured. The MLflow
-server listens on 127.0.0.1 only and is always stopped, even on error or Ctrl-C.
+server is the tests' own (`tests/helpers/servers.py`): it listens on 127.0.0.1 only and is always
+stopped, even on error or Ctrl-C.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import signal
-import socket
 import subprocess
+import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from harness import PYTHON, VENV_BIN, BenchmarkError, clean_env, say
+from harness import PYTHON, REPO, BenchmarkError, clean_env, say
 
-SERVER_START_TIMEOUT = 90.0
-"""Seconds to wait for the server's `/health` endpoint."""
-
-SERVER_STOP_TIMEOUT = 15.0
-"""Seconds to wait after SIGTERM before the server's process group is killed."""
+sys.path.insert(0, str(REPO))  # the loopback server helper the tests use
+from tests.helpers.servers import start_server, stop
 
 _MIGRATE = """
 import sys
@@ -65,103 +59,28 @@ def fresh_store(template: Path, folder: Path) -> Path:
     return Path(shutil.copyfile(template, folder / "mlflow.db"))
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def mlflow_server(template: Path, folder: Path) -> Iterator[str]:
     """Run `mlflow server` on 127.0.0.1 for the duration of the block and yield its URL.
 
-    The server uses a copy of the migrated template and its own artifacts folder. It is started
-    in a new session, so that stopping its process group also stops its workers, and it is stopped
-    on every way out of the block (error, Ctrl-C included).
+    The tests' own loopback server helper starts it (`tests/helpers/servers.py`): a copy of the
+    migrated template as its store, its own artifacts folder, its own process group, stopped on
+    every way out of the block (error, Ctrl-C included).
 
     Raises:
         BenchmarkError: the server exited or did not answer `/health` in time.
     """
-    store = fresh_store(template, folder / "server")
-    artifacts = folder / "server" / "artifacts"
-    artifacts.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = folder / "server" / "server.log"
-    argv = [
-        str(VENV_BIN / "mlflow"),
-        "server",
-        "--backend-store-uri",
-        sqlite_uri(store),
-        "--artifacts-destination",
-        str(artifacts),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
-    env = clean_env({"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
-    say(f"  starting mlflow server on {url} ...")
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen(
-            argv,
-            cwd=folder,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    server_folder = folder / "server"
+    server_folder.mkdir(parents=True, exist_ok=True)
+    say("  starting mlflow server on 127.0.0.1 ...")
+    started = time.perf_counter()
     try:
-        started = time.perf_counter()
-        _wait_healthy(server, url, log_path)
-        say(f"  server ready in {time.perf_counter() - started:.1f} s")
-        yield url
+        server = start_server(server_folder, template)
+    except RuntimeError as error:
+        raise BenchmarkError(str(error)) from error
+    say(f"  server ready on {server.url} in {time.perf_counter() - started:.1f} s")
+    try:
+        yield server.url
     finally:
-        _stop(server)
+        stop(server.process)
         say("  server stopped")
-
-
-def _wait_healthy(server: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise BenchmarkError(
-                f"mlflow server exited with code {server.returncode}:\n{_tail(log_path)}"
-            )
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.25)
-    raise BenchmarkError(
-        f"mlflow server not healthy after {SERVER_START_TIMEOUT:.0f} s:\n{_tail(log_path)}"
-    )
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    """Stop the server's process group (it was started in its own session): TERM, then KILL."""
-    if server.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            server.wait(timeout=SERVER_STOP_TIMEOUT)
-    # Workers may outlive the parent: kill whatever is left of the group.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(server.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        server.wait(timeout=SERVER_STOP_TIMEOUT)
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.rstrip().splitlines()[-lines:])
