@@ -11,6 +11,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from model_name.cli import main
+from tests.helpers.expected import HEAVY_MODULES, JOB_NAMES
 
 
 def store_flags(tracking_uri: str) -> list[str]:
@@ -57,15 +58,7 @@ def test_config_show_prints_valid_yaml_with_secrets_masked(
     shown = yaml.safe_load(out)
     assert shown["mlflow"]["tracking_token"] == "**********"
     assert shown["logger"]["level"] == "INFO"
-    assert set(shown["jobs"]) == {
-        "tuning",
-        "training",
-        "evaluation",
-        "promotion",
-        "inference",
-        "explanations",
-        "check",
-    }
+    assert set(shown["jobs"]) == JOB_NAMES
 
 
 def test_config_show_sources_says_where_each_value_came_from(
@@ -163,15 +156,7 @@ def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) 
 )
 def test_light_commands_import_no_heavy_library(arguments: list[str]) -> None:
     # given a fresh interpreter, when a light command runs in it
-    heavy = [
-        "mlflow",
-        "model_name.containers",
-        "dependency_injector",
-        "sklearn",
-        "optuna",
-        "apprise",
-        "shap",
-    ]
+    heavy = list(HEAVY_MODULES)
     code = (
         "import sys\n"
         "from model_name.cli import main\n"

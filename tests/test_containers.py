@@ -25,6 +25,7 @@ from model_name.jobs import CheckJob, TrainingJob
 from model_name.settings import AppSettings
 from model_name.testing import RecordingAlertsService
 from tests.helpers.doubles import ClockJob, ClockService, EchoJob, broken, service_states
+from tests.helpers.expected import JOB_NAMES
 
 
 @pytest.fixture
@@ -108,15 +109,7 @@ def test_job_sections_given_in_python_are_validated_too(settings: AppSettings) -
 
 def test_every_registered_job_has_a_factory(container: Container) -> None:
     assert isinstance(container.jobs.training(), TrainingJob)
-    assert set(container.jobs.providers) == {
-        "tuning",
-        "training",
-        "evaluation",
-        "promotion",
-        "inference",
-        "explanations",
-        "check",
-    }
+    assert set(container.jobs.providers) == JOB_NAMES
 
 
 def test_a_service_swapped_with_one_line_is_started_stopped_and_used(container: Container) -> None:

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from model_name.cli import main
+from tests.helpers.expected import JOB_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,15 +27,7 @@ def test_the_schema_covers_the_services_and_every_job(capsys: pytest.CaptureFixt
 
     assert set(schema["properties"]) == {"logger", "alerts", "mlflow", "optuna", "jobs"}
     jobs = schema["$defs"]["JobsSettings"]["properties"]
-    assert set(jobs) == {
-        "tuning",
-        "training",
-        "evaluation",
-        "promotion",
-        "inference",
-        "explanations",
-        "check",
-    }
+    assert set(jobs) == JOB_NAMES
     training = schema["$defs"]["TrainingJobSettings"]["properties"]
     assert training["alpha"]["minimum"] == 0.0
     assert not {"logger_service", "study_service", "configuration"} & set(training)

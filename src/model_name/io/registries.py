@@ -335,3 +335,32 @@ def _describe(client: MlflowClient, name: str, found: list[ModelVersion]) -> str
     aliases = dict(registered_model(client, name).aliases or {})
     pointed = ", ".join(f"{alias} -> {number}" for alias, number in sorted(aliases.items()))
     return f"its versions: {numbers}; its aliases: {pointed or 'none'}"
+
+
+def wanted_version(alias: str | None, version: int | None) -> str:
+    """Say which version a job asks for: `version 3`, an alias's, or the latest.
+
+    Example:
+        >>> wanted_version(None, 3), wanted_version("champion", None), wanted_version(None, None)
+        ('version 3', "the version aliased 'champion'", 'the latest version')
+    """
+    if version is not None:
+        return f"version {version}"
+    if alias is not None:
+        return f"the version aliased '{alias}'"
+    return "the latest version"
+
+
+def resolve_wanted(
+    client: MlflowClient, name: str, alias: str | None, version: int | None, doing: str
+) -> ModelVersion:
+    """Resolve the version a job asks for; say what the job cannot do when it does not exist.
+
+    Raises:
+        ModelNotFoundError: `cannot <doing> <wanted> of model '<name>': <what exists>`.
+    """
+    try:
+        return resolve_version(client, name, alias=alias, version=version)
+    except ModelNotFoundError as error:
+        wanted = wanted_version(alias, version)
+        raise ModelNotFoundError(f"cannot {doing} {wanted} of model '{name}': {error}") from error

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pydantic as pdt
 
 from model_name import gates
-from model_name.errors import GateFailedError, JobError, ModelNotFoundError
+from model_name.errors import GateFailedError, JobError
 from model_name.gates import Bound, Metric
 from model_name.io import datasets, registries
 from model_name.io.datasets import TablePath
@@ -72,23 +72,13 @@ class EvaluationJob(Job):
 
         logger = self.logger_service.logger()
         name = self.mlflow_service.registry_name
-        if self.version is not None:
-            wanted = f"version {self.version}"
-        elif self.alias is not None:
-            wanted = f"the version aliased '{self.alias}'"
-        else:
-            wanted = "the latest version"
+        wanted = registries.wanted_version(self.alias, self.version)
         config = self.run_config(description=f"Evaluate {wanted} of '{name}'.")
         with self.mlflow_service.run_context(config) as run:
             client = self.mlflow_service.client()
-            try:
-                evaluated = registries.resolve_version(
-                    client, name, alias=self.alias, version=self.version
-                )
-            except ModelNotFoundError as error:
-                raise ModelNotFoundError(
-                    f"cannot evaluate {wanted} of '{name}': {error}"
-                ) from error
+            evaluated = registries.resolve_wanted(
+                client, name, self.alias, self.version, "evaluate"
+            )
             number = str(evaluated.version)
             champion = self._champion(client, name, number)
             frame, target, source = self._table(client, evaluated)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pydantic as pdt
 
-from model_name.errors import JobError, ModelNotFoundError
+from model_name.errors import JobError
 from model_name.io import datasets, registries
 from model_name.io.datasets import TablePath
 from model_name.io.registries import Alias
@@ -65,22 +65,14 @@ class ExplanationsJob(Job):
 
         logger = self.logger_service.logger()
         name = self.mlflow_service.registry_name
-        if self.version is not None:
-            wanted = f"version {self.version}"
-        elif self.alias is not None:
-            wanted = f"the version aliased '{self.alias}'"
-        else:
-            wanted = "the latest version"
+        wanted = registries.wanted_version(self.alias, self.version)
         source = str(self.inputs) if self.inputs else "sklearn.datasets.load_diabetes"
         config = self.run_config(description=f"Explain {wanted} of '{name}' on {source}.")
         with self.mlflow_service.run_context(config) as run:
             client = self.mlflow_service.client()
-            try:
-                explained_version = registries.resolve_version(
-                    client, name, alias=self.alias, version=self.version
-                )
-            except ModelNotFoundError as error:
-                raise ModelNotFoundError(f"cannot explain {wanted} of '{name}': {error}") from error
+            explained_version = registries.resolve_wanted(
+                client, name, self.alias, self.version, "explain"
+            )
             number = str(explained_version.version)
             uri = registries.model_uri(name, version=int(number))
             model = registries.load_model(uri)

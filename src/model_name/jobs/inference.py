@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pydantic as pdt
 
-from model_name.errors import ModelNotFoundError
 from model_name.io import datasets, registries
 from model_name.io.datasets import TablePath
 from model_name.io.registries import Alias
@@ -51,24 +50,14 @@ class InferenceJob(Job):
 
         logger = self.logger_service.logger()
         name = self.mlflow_service.registry_name
-        if self.version is not None:
-            wanted = f"version {self.version}"
-        elif self.alias is not None:
-            wanted = f"the version aliased '{self.alias}'"
-        else:
-            wanted = "the latest version"
+        wanted = registries.wanted_version(self.alias, self.version)
         source = str(self.inputs) if self.inputs else "sklearn.datasets.load_diabetes"
         config = self.run_config(description=f"Predict with {wanted} of '{name}' for {source}.")
         with self.mlflow_service.run_context(config) as run:
             client = self.mlflow_service.client()
-            try:
-                model_version = registries.resolve_version(
-                    client, name, alias=self.alias, version=self.version
-                )
-            except ModelNotFoundError as error:
-                raise ModelNotFoundError(
-                    f"cannot load {wanted} of model '{name}': {error}"
-                ) from error
+            model_version = registries.resolve_wanted(
+                client, name, self.alias, self.version, "load"
+            )
             uri = registries.model_uri(name, version=int(model_version.version))
             followed = self.alias if self.version is None else None
             mlflow.log_params(
