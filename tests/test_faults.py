@@ -318,7 +318,6 @@ def test_a_tracking_server_gone_for_good_mid_run_keeps_everything_in_the_outbox(
         kinds = {kind for (kind,) in outbox.execute("SELECT kind FROM items")}
     assert kinds == {"metrics", "artifacts", "end"}
     assert log.index("Check run") < log.index("Job check succeeded") < log.index("not sent to")
-    assert "the tracking server cannot be reached" in log
 
 
 # --- bad input: exit 2, one line, nothing started -----------------------------------------------

@@ -169,10 +169,11 @@ def test_a_worker_killed_mid_trial_costs_one_retried_trial_and_no_running_run(
         isolated, mlflow_store_template, storage, covered=True, n_trials=4, search_space=FOREST
     )
     victim = start_worker(isolated, env, "victim")
-    survivor = start_worker(isolated, env, "survivor")
 
-    # when the first is SIGKILLed in the middle of its second trial
+    # when the first is SIGKILLed in the middle of its second trial (the second worker starts
+    # once the first has a trial done: on a busy machine it could otherwise run them all)
     wait_for_line(isolated / "victim.log", " complete | best ", victim)
+    survivor = start_worker(isolated, env, "survivor")
     started = wait_for_line(isolated / "victim.log", "started: {'estimator'", victim, nth=2)
     time.sleep(0.5)
     victim.send_signal(signal.SIGKILL)

@@ -8,6 +8,7 @@ oldest and the newer is deleted: all trials nest under one parent whoever ran th
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from model_name.io.services import run_record_tags
@@ -82,25 +83,48 @@ def end_orphan_runs(client: MlflowClient, parent: str, study: optuna.Study) -> l
     return ended
 
 
+RACE_ATTEMPTS = 3
+"""How often a write that lost a race to another worker is made again."""
+
+
 def finish_parent(client: MlflowClient, parent: str, study: optuna.Study, metric: str) -> None:
     """Record the best trial on the parent run (params, score, number) and end it FINISHED.
 
-    Every worker that sees the study complete calls this; recording the same values twice is
-    harmless.
+    Every worker that sees the study complete calls this, often at the same moment: writing the
+    same values twice is harmless, but two first writes of one tag race on a SQLite store's
+    unique key, so a write that loses that race is made again (it then updates the row).
     """
     from mlflow.entities import Param
     from mlflow.exceptions import MlflowException
 
     best = study.best_trial
-    client.set_tag(parent, "best_trial", str(best.number))
-    client.log_metric(parent, f"best_{metric}", float(best.value or 0.0))
     params = [Param(name, str(value)) for name, value in best.params.items()]
-    try:
-        client.log_batch(parent, params=params)
-    except MlflowException:  # a study extended after it finished: params cannot change
-        for param in params:
-            client.set_tag(parent, f"best.{param.key}", param.value)
+
+    def record() -> None:
+        client.set_tag(parent, "best_trial", str(best.number))
+        client.log_metric(parent, f"best_{metric}", float(best.value or 0.0))
+        try:
+            client.log_batch(parent, params=params)
+        except MlflowException as error:
+            if _lost_a_race(error):
+                raise
+            for param in params:  # a study extended after it finished: params cannot change
+                client.set_tag(parent, f"best.{param.key}", param.value)
+
+    for attempt in range(RACE_ATTEMPTS):
+        try:
+            record()
+            break
+        except MlflowException as error:
+            if not _lost_a_race(error) or attempt == RACE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
     client.set_terminated(parent, status="FINISHED")
+
+
+def _lost_a_race(error: Exception) -> bool:
+    """Whether a write failed because another worker inserted the same row first."""
+    return "UNIQUE constraint failed" in str(error) or "duplicate key value" in str(error)
 
 
 def end_parent(client: MlflowClient, parent: str, study: optuna.Study, status: str) -> None:
