@@ -353,6 +353,12 @@ def main_entry() -> None:
     try:
         code = main()
         sys.stdout.flush()
+        # The job is over and its code is known: a signal during the interpreter's teardown (when
+        # Python puts the default handlers back) would kill the process with -2 or -15 instead.
+        import signal
+
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, signal.SIG_IGN)
     except BrokenPipeError:
         import os
 

@@ -171,7 +171,11 @@ def start_services(container: containers.Container) -> None:
     services = [getattr(container, name)() for name in names]
 
     def report(each: Service, error: BaseException) -> None:
-        _log(container, "error", f"{names[services.index(each)]} could not start", error)
+        name = names[services.index(each)]
+        if isinstance(error, KeyboardInterrupt):  # the user's wish, not a failure: no traceback
+            _log(container, "warning", f"{name} start interrupted ({type(error).__name__})")
+        else:
+            _log(container, "error", f"{name} could not start", error)
 
     for each in start_all(services, report):
         _log(container, "debug", f"{names[services.index(each)]} started")

@@ -41,6 +41,13 @@ _MLFLOW_CONFIGURE_LOGGING = "MLFLOW_CONFIGURE_LOGGING"
 class _InterceptHandler(logging.Handler):
     """A standard `logging` handler that passes every record on to loguru."""
 
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging.Handler API
+        """Drop a record loguru could not take: `logging` would print a traceback on stderr.
+
+        Loguru reports its own sinks' failures (`catch=True`); what fails here is a record met by
+        an interruption or a closing sink, never worth a traceback over the job's one line.
+        """
+
     def emit(self, record: logging.LogRecord) -> None:
         # MLflow silences some threads (e.g. its telemetry) with a filter on its own handler,
         # which LoggerService removes: honour the same flag here.
