@@ -142,26 +142,21 @@ def threshold_checks(
     """
     checks = []
     for metric, bound in thresholds.items():
-        if bound.min is not None:
-            checks.append(
-                _check(
-                    f"{metric} >= {bound.min}",
-                    metric=metric,
-                    value=scores[metric],
-                    operator=">=",
-                    limit=bound.min,
+        sides: tuple[tuple[Literal[">=", "<="], float | None], ...] = (
+            (">=", bound.min),
+            ("<=", bound.max),
+        )
+        for operator, limit in sides:
+            if limit is not None:
+                checks.append(
+                    _check(
+                        f"{metric} {operator} {limit}",
+                        metric=metric,
+                        value=scores[metric],
+                        operator=operator,
+                        limit=limit,
+                    )
                 )
-            )
-        if bound.max is not None:
-            checks.append(
-                _check(
-                    f"{metric} <= {bound.max}",
-                    metric=metric,
-                    value=scores[metric],
-                    operator="<=",
-                    limit=bound.max,
-                )
-            )
     return checks
 
 
