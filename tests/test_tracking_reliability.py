@@ -7,9 +7,11 @@ points counted, artifacts).
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 import signal
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +28,19 @@ AT_ONCE = 5
 SERVER_DOWN_SECONDS = 10.0
 """How long the server stays away mid-run here (30 s in benchmarks/bench_outbox.py)."""
 JOB_SECONDS = 180
+
+
+def wait_for_outboxed_end(outbox: Path, run_id: str) -> None:
+    """Wait until the run's end is written in the outbox (the log line "ends" comes before it)."""
+    deadline = time.monotonic() + JOB_SECONDS
+    while time.monotonic() < deadline:
+        if outbox.exists():
+            with contextlib.closing(sqlite3.connect(outbox, timeout=30)) as connection:
+                query = "SELECT COUNT(*) FROM items WHERE run_id = ? AND kind = 'end'"
+                if connection.execute(query, (run_id,)).fetchone()[0]:
+                    return
+        time.sleep(0.1)
+    raise AssertionError(f"the end of run {run_id} never reached the outbox {outbox}")
 
 
 def running(client: MlflowClient) -> list[str]:
@@ -177,9 +192,7 @@ def test_a_reaped_run_whose_outbox_arrives_later_takes_its_true_status(
     job = start_check(log, *store, *flags)
     run_id = wait_for_run(log, job)
     stop(own_server.process)
-    deadline = time.monotonic() + JOB_SECONDS
-    while f"({run_id}) ends FINISHED" not in log.read_text() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for_outboxed_end(isolated / ".model_name" / "outbox" / "outbox.db", run_id)
     job.send_signal(signal.SIGKILL)
     job.communicate(timeout=10)
     back = restart(own_server)
