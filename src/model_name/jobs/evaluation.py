@@ -83,7 +83,7 @@ class EvaluationJob(Job):
             champion = self._champion(client, name, number)
             frame, target, source = self._table(client, evaluated)
             labels = frame[target].astype("float64")
-            mlflow.log_params(
+            self.mlflow_service.log_params(
                 {
                     "model_name": name,
                     "model_version": number,
@@ -96,7 +96,7 @@ class EvaluationJob(Job):
                     **gates.gate_params(self.thresholds, self.champion_margins),
                 }
             )
-            mlflow.set_tag("model_name.evaluated_version", number)
+            self.mlflow_service.set_tags({"model_name.evaluated_version": number})
             logger.info(
                 "Evaluating version {} of {} on {} rows of {}", number, name, len(frame), source
             )
@@ -219,7 +219,9 @@ class EvaluationJob(Job):
         """Write the verdict on the run (tags, metrics, JSON) and on the model version (tags)."""
         import mlflow
 
-        mlflow.set_tags({"model_name.verdict": verdict, "model_name.verdict_reason": why})
+        self.mlflow_service.set_tags(
+            {"model_name.verdict": verdict, "model_name.verdict_reason": why}
+        )
         self.mlflow_service.log_metrics(
             {
                 "gate_passed": 1.0 if verdict == gates.PASSED else 0.0,

@@ -99,7 +99,7 @@ class ExplanationsJob(Job):
                 len(sample),
             )
             table = explainers.importance(explained)
-            mlflow.log_params(
+            self.mlflow_service.log_params(
                 {
                     "model_name": name,
                     "model_version": number,
@@ -115,7 +115,7 @@ class ExplanationsJob(Job):
             mlflow.log_figure(explainers.beeswarm_figure(explained, self.max_display), beeswarm)
             mlflow.log_figure(explainers.bar_figure(table, explained.explainer), bars)
             mlflow.log_text(table.to_csv(index=False), table_path)
-            mlflow.set_tags(
+            self.mlflow_service.set_tags(
                 {
                     "model_name.explained_version": number,
                     EXPLAINER_TAG: explained.explainer,

@@ -60,7 +60,7 @@ class InferenceJob(Job):
             )
             uri = registries.model_uri(name, version=int(model_version.version))
             followed = self.alias if self.version is None else None
-            mlflow.log_params(
+            self.mlflow_service.log_params(
                 {
                     "model_name": name,
                     "model_version": model_version.version,

@@ -43,8 +43,6 @@ class PromotionJob(Job):
 
     def run(self) -> Locals:
         """Move the alias in a tracked run and return locals()."""
-        import mlflow
-
         logger = self.logger_service.logger()
         name = self.mlflow_service.registry_name
         wanted = "the latest version" if self.version is None else f"version {self.version}"
@@ -63,7 +61,7 @@ class PromotionJob(Job):
                 require_passed_evaluation(candidate)
                 require_current_comparison(candidate, self.alias, previous)
             promoted = registries.set_alias(client, name, self.alias, int(target.version))
-            mlflow.log_params(
+            self.mlflow_service.log_params(
                 {
                     "model_name": name,
                     "alias": self.alias,

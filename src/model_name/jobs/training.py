@@ -178,7 +178,7 @@ class TrainingJob(Job):
                 "n_test": len(x_test),
                 "n_features": features.shape[1],
             }
-            mlflow.log_params(params)
+            self.mlflow_service.log_params(params)
             log_input(self.dataset(frame), context="training")
             logger.info("Training {} on {} rows of {}", self.estimator, len(x_train), source)
 
@@ -210,7 +210,9 @@ class TrainingJob(Job):
                     self.mlflow_service.registry_name,
                     tags={"estimator": self.estimator, "r2": f"{metrics['r2']:.4f}"},
                 )
-                mlflow.set_tag("model_name.registered_version", model_version.version)
+                self.mlflow_service.set_tags(
+                    {"model_name.registered_version": model_version.version}
+                )
                 logger.info("Registered {} version {}", model_version.name, model_version.version)
         return locals()
 

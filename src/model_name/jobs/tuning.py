@@ -163,7 +163,6 @@ class TuningJob(Job):
         self, trial: optuna.Trial, features: pd.DataFrame, labels: pd.Series[float], parent: str
     ) -> float:
         """Score one trial's estimator by cross-validation, inside its own child run."""
-        import mlflow
         import optuna
         from mlflow.utils.autologging_utils import disable_autologging
         from optuna.trial import TrialState
@@ -193,7 +192,9 @@ class TuningJob(Job):
         )
         with beating, self.mlflow_service.run_context(config):
             started = time.perf_counter()
-            mlflow.log_params({**params, "cv_folds": self.cv_folds, "trial": trial.number})
+            self.mlflow_service.log_params(
+                {**params, "cv_folds": self.cv_folds, "trial": trial.number}
+            )
             with disable_autologging():  # each fold's fit would log over the trial's params
                 scores = cross_validate(
                     params, features, labels, self.metric, self.cv_folds, self.random_state
