@@ -9,7 +9,7 @@ import pytest
 
 from model_name.configuration import load_configuration
 from model_name.errors import ConfigurationError
-from model_name.sources import (
+from model_name.layers import (
     environment_layer,
     file_layer,
     interpolate,

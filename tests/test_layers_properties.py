@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from model_name.cli import main
 from model_name.configuration import load_configuration
 from model_name.errors import ConfigurationError
-from model_name.sources import parse_override, parse_value
+from model_name.layers import parse_override, parse_value
 
 keys = st.text(string.ascii_lowercase + "_", min_size=1, max_size=12)
 plain_texts = st.text(
