@@ -39,6 +39,12 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def job_log(isolated: Path) -> Path:
+    """Where a job started by a test writes its log: `job.log` in the test's folder."""
+    return isolated / "job.log"
+
+
 @pytest.fixture(autouse=True)
 def no_secret_remembered_across_tests() -> Iterator[None]:
     """Forget the secrets a command remembered: they are process-wide, and tests share a process.

@@ -14,7 +14,6 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,10 +21,8 @@ from typing import Any
 
 import mlflow
 import pytest
-import yaml
 from dependency_injector import providers
 from loguru import logger
-from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from model_name.cli import main, run_in_container
@@ -35,25 +32,9 @@ from model_name.containers import service as build_service
 from model_name.io.services import AlertsService, LoggerService, MlflowService, Service
 from model_name.jobs import JOBS
 from tests.helpers.doubles import broken
+from tests.helpers.faults import JOB_SECONDS, assert_one_line_error, everything_recorded, runs
+from tests.helpers.jobs import check_command, start_held_check
 from tests.helpers.servers import MlflowServer, free_port, start_server, stop, without_coverage
-
-JOB_SECONDS = 120
-"""The most any job here may take: a fault must end a job, never hang it."""
-
-
-def runs(tracking_uri: str, experiment: str = "model_name") -> list[Run]:
-    """The runs of an experiment, newest first; none when the experiment does not exist."""
-    client = MlflowClient(tracking_uri=tracking_uri)
-    found = client.get_experiment_by_name(experiment)
-    return [] if found is None else client.search_runs([found.experiment_id])
-
-
-def assert_one_line_error(err: str, message: str) -> None:
-    """The command line said what went wrong in one `model_name: error:` line, no traceback."""
-    errors = [line for line in err.splitlines() if line.startswith("model_name: error: ")]
-    assert len(errors) == 1, err
-    assert message in errors[0], err
-    assert "Traceback" not in err
 
 
 def assert_everything_stopped(log: Path | None = None) -> None:
@@ -85,11 +66,6 @@ def swap_in(container: Container, name: str, service_type: type[Service]) -> Non
     getattr(container, name).override(
         providers.Singleton(build_service, service_type, section, **uses)
     )
-
-
-@pytest.fixture
-def job_log(isolated: Path) -> Path:
-    return isolated / "job.log"
 
 
 def build_container(job_log: Path, tracking_uri: str, *overrides: str) -> Container:
@@ -197,31 +173,6 @@ def test_without_a_notification_backend_the_alert_is_logged_and_the_job_succeeds
 # --- signals and tracking servers, on real processes -------------------------------------------
 
 
-def command(job_log: Path, *flags: str) -> list[str]:
-    """`python -m model_name run check` logging to a file at DEBUG, without desktop alerts."""
-    return [
-        sys.executable, "-m", "model_name", "run", "check",
-        "--set", f"logger.sink={job_log}", "--set", "logger.level=DEBUG",
-        "--set", "alerts.enable=false", *flags,
-    ]  # fmt: skip
-
-
-def start_held_check(job_log: Path, env: dict[str, str], *flags: str) -> subprocess.Popen[str]:
-    """Start a check job that holds its run open for a minute; return once the run is open."""
-    argv = command(job_log, "--set", "jobs.check.hold_seconds=60", *flags)
-    process = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=env)
-    deadline = time.monotonic() + JOB_SECONDS
-    while time.monotonic() < deadline:
-        if job_log.exists() and "Check run" in job_log.read_text():
-            time.sleep(1.5)  # a heartbeat or two in the buffer
-            return process
-        if process.poll() is not None:
-            pytest.fail(f"the job ended before opening its run: {process.communicate()[1]}")
-        time.sleep(0.1)
-    process.kill()
-    pytest.fail("the job never opened its run")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("signum", "code", "name"),
@@ -265,7 +216,12 @@ def test_an_unreachable_tracking_server_fails_within_seconds(job_log: Path) -> N
     # when a job starts
     started = time.monotonic()
     result = subprocess.run(
-        command(job_log), env=env, capture_output=True, text=True, timeout=JOB_SECONDS, check=False
+        check_command(job_log),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=JOB_SECONDS,
+        check=False,
     )
     elapsed = time.monotonic() - started
 
@@ -392,7 +348,7 @@ def test_eight_jobs_at_once_on_a_fresh_sqlite_store_all_succeed(isolated: Path) 
     # when eight jobs start at once, each migrating the store on first use
     processes = [
         subprocess.Popen(
-            command(isolated / f"job{index}.log", "--set", f"mlflow.tracking_uri={uri}"),
+            check_command(isolated / f"job{index}.log", "--set", f"mlflow.tracking_uri={uri}"),
             stderr=subprocess.PIPE,
             text=True,
             env=without_coverage(os.environ),  # eight at once: coverage would triple the time
@@ -422,18 +378,6 @@ SECRET_SOURCES: dict[str, tuple[str, list[str], dict[str, str]]] = {
 }
 
 
-def everything_recorded(client: MlflowClient, run: Run, folder: Path) -> str:
-    """A run's params, tags and every artifact's bytes, as one text to search."""
-    downloaded = Path(client.download_artifacts(run.info.run_id, "", str(folder)))
-    files = [
-        path.read_bytes().decode(errors="replace")
-        for path in downloaded.rglob("*")
-        if path.is_file()
-    ]
-    assert files, "the run has no artifacts"
-    return "\n".join([yaml.safe_dump(run.data.params), yaml.safe_dump(run.data.tags), *files])
-
-
 @pytest.mark.slow
 def test_a_secret_from_any_source_is_never_shown_nor_recorded(
     isolated: Path, mlflow_server: str
@@ -451,7 +395,7 @@ def test_a_secret_from_any_source_is_never_shown_nor_recorded(
             "MLFLOW_TRACKING_URI": mlflow_server,
             "MODEL_NAME_MLFLOW__EXPERIMENT_NAME": f"secrets-{index}",
         }
-        argv = [*command(folder / "job.log", *flags), "--set", "jobs.check.fail=true"]
+        argv = [*check_command(folder / "job.log", *flags), "--set", "jobs.check.fail=true"]
         pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
         processes[source] = (
             folder,

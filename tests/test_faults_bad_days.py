@@ -19,14 +19,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from model_name.cli import main
+from tests.helpers.faults import JOB_SECONDS, assert_one_line_error, everything_recorded, runs
+from tests.helpers.jobs import check_command
 from tests.helpers.servers import free_port, without_coverage
-from tests.test_faults import (
-    JOB_SECONDS,
-    assert_one_line_error,
-    command,
-    everything_recorded,
-    runs,
-)
 
 PASSWORD = "Pa55-in-the-URI"
 MASKED = "bob:**********@"
@@ -50,7 +45,7 @@ def test_a_password_inside_a_uri_is_never_shown_nor_recorded(
         "MODEL_NAME_MLFLOW__EXPERIMENT_NAME": "uri-secrets",
     }
     argv = [
-        *command(isolated / "job.log", "--set", f"mlflow.tracking_uri={uri}"),
+        *check_command(isolated / "job.log", "--set", f"mlflow.tracking_uri={uri}"),
         "--set", f"mlflow.registry_uri={uri}", "--set", "jobs.check.fail=true",
     ]  # fmt: skip
 
@@ -91,7 +86,7 @@ def test_the_error_line_for_a_server_down_masks_the_password(isolated: Path) -> 
 
     # when a job starts
     result = subprocess.run(
-        command(isolated / "job.log"),
+        check_command(isolated / "job.log"),
         env=env, capture_output=True, text=True, timeout=JOB_SECONDS, check=False,
     )  # fmt: skip
 
@@ -152,7 +147,7 @@ def test_hostile_configuration_is_refused_in_one_line_in_bounded_time_and_memory
 
     # when a job is run with it, in a real process
     started = time.monotonic()
-    argv = [sys.executable, "-c", MEASURED, *command(isolated / "job.log")[3:], *arguments]
+    argv = [sys.executable, "-c", MEASURED, *check_command(isolated / "job.log")[3:], *arguments]
     result = subprocess.run(
         argv, env=without_coverage(os.environ), stderr=subprocess.PIPE, text=True,
         timeout=JOB_SECONDS, check=False,

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
+from tests.helpers.faults import JOB_SECONDS
+from tests.helpers.jobs import check_command
 from tests.helpers.servers import without_coverage
-from tests.test_faults import JOB_SECONDS, command
 
 ATTEMPTS = 4
 """Interrupted first runs, started at once, each in its own folder."""
@@ -38,7 +39,7 @@ def interrupt_during_creation(folder: Path, signum: int, delay: float) -> subpro
     """Start a first run in a fresh folder; signal it `delay` s after its store's creation began."""
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     process = subprocess.Popen(
-        command(folder / "job.log", "--set", f"mlflow.tracking_uri={uri}"),
+        check_command(folder / "job.log", "--set", f"mlflow.tracking_uri={uri}"),
         cwd=folder, env=without_coverage(os.environ), stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + JOB_SECONDS
@@ -90,7 +91,7 @@ def test_a_first_run_interrupted_while_creating_the_store_leaves_a_store_that_wo
     assert not broken, f"{len(broken)} of {ATTEMPTS} stores refused: {broken}"
     # and a real next run on the last one succeeds
     last = subprocess.run(
-        command(folders[-1] / "job2.log", "--set", f"mlflow.tracking_uri=sqlite:///{folders[-1] / 'mlflow.db'}"),
+        check_command(folders[-1] / "job2.log", "--set", f"mlflow.tracking_uri=sqlite:///{folders[-1] / 'mlflow.db'}"),
         env=without_coverage(os.environ), capture_output=True, text=True, timeout=JOB_SECONDS, check=False,
     )  # fmt: skip
     assert last.returncode == 0, last.stderr

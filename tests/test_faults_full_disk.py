@@ -17,14 +17,15 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.disks import fill, resize, small_disk
+from tests.helpers.faults import JOB_SECONDS, assert_one_line_error, runs
+from tests.helpers.jobs import check_command
 from tests.helpers.servers import without_coverage
-from tests.test_faults import JOB_SECONDS, assert_one_line_error, command, runs
 
 
 def run_check(folder: Path, log: Path, *flags: str) -> subprocess.CompletedProcess[str]:
     """`model_name run check` in a folder, its store `mlflow.db` there, its log elsewhere."""
     return subprocess.run(
-        command(log, *flags), cwd=folder, env=without_coverage(os.environ),
+        check_command(log, *flags), cwd=folder, env=without_coverage(os.environ),
         capture_output=True, text=True, timeout=JOB_SECONDS, check=False,
     )  # fmt: skip
 
@@ -69,7 +70,7 @@ def test_a_disk_full_during_a_run_says_so_keeps_the_store_intact_and_the_next_ru
     with small_disk(isolated / "disk", "4m") as disk:
         # given a run writing a heartbeat a second to its store
         log = isolated / "job.log"
-        argv = command(
+        argv = check_command(
             log, "--set", "jobs.check.hold_seconds=60", "--set", "mlflow.metrics_flush_size=1"
         )
         process = subprocess.Popen(

@@ -11,12 +11,8 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.test_faults import JOB_SECONDS, assert_one_line_error, runs, start_held_check
-
-
-@pytest.fixture
-def job_log(isolated: Path) -> Path:
-    return isolated / "job.log"
+from tests.helpers.faults import JOB_SECONDS, assert_one_line_error, runs
+from tests.helpers.jobs import start_held_check
 
 
 def wait_for(log: Path, text: str) -> None:

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.helpers.servers import without_coverage
 
 OPEN_SECONDS = 120
@@ -51,3 +53,22 @@ def wait_for_run(log: Path, process: subprocess.Popen[str]) -> str:
         time.sleep(0.05)
     process.kill()
     raise AssertionError("the job never opened its run")
+
+
+def start_held_check(log: Path, env: dict[str, str], *flags: str) -> subprocess.Popen[str]:
+    """Start a check job that holds its run open for a minute; return once the run is open.
+
+    Its stderr is a pipe, read by `communicate()`; its stdout is this process's.
+    """
+    argv = check_command(log, "--set", "jobs.check.hold_seconds=60", *flags)
+    process = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + OPEN_SECONDS
+    while time.monotonic() < deadline:
+        if log.exists() and "Check run" in log.read_text():
+            time.sleep(1.5)  # a heartbeat or two in the buffer
+            return process
+        if process.poll() is not None:
+            pytest.fail(f"the job ended before opening its run: {process.communicate()[1]}")
+        time.sleep(0.1)
+    process.kill()
+    pytest.fail("the job never opened its run")
