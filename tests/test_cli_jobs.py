@@ -8,14 +8,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from model_name.cli import main
-
-
-def run_job(job: str, tracking_uri: str, *settings: str) -> int:
-    flags = ["--set", f"mlflow.tracking_uri={tracking_uri}", "--set", "alerts.enable=false"]
-    for setting in settings:
-        flags += ["--set", setting]
-    return main(["run", job, *flags])
+from tests.helpers.jobs import run_job
 
 
 def test_train_promote_and_predict_from_the_command_line(isolated: Path, tracking_uri: str) -> None:

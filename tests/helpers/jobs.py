@@ -1,4 +1,4 @@
-"""`model_name run check` as a real process: start it, wait for its run to open."""
+"""Jobs from the command line: in this process, or `model_name run check` as a real process."""
 
 from __future__ import annotations
 
@@ -10,10 +10,19 @@ from pathlib import Path
 
 import pytest
 
+from model_name.cli import main
 from tests.helpers.servers import without_coverage
 
 OPEN_SECONDS = 120
 """The most a job may take to open its run (several start at once on two shared cores)."""
+
+
+def run_job(job: str, tracking_uri: str, *settings: str) -> int:
+    """Run `model_name run JOB` in this process on a store, alerts off; return its exit code."""
+    flags = ["--set", f"mlflow.tracking_uri={tracking_uri}", "--set", "alerts.enable=false"]
+    for setting in settings:
+        flags += ["--set", setting]
+    return main(["run", job, *flags])
 
 
 def check_command(log: Path, *flags: str) -> list[str]:

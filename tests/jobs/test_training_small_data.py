@@ -10,7 +10,7 @@ from mlflow.tracking import MlflowClient
 
 from model_name.errors import JobError
 from model_name.jobs.training import check_finite
-from tests.test_cli_jobs import run_job
+from tests.helpers.jobs import run_job
 
 
 @pytest.mark.parametrize(

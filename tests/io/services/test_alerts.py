@@ -8,9 +8,9 @@ import pytest
 
 from model_name.io.services import AlertsService, notification_backend_problem
 from model_name.testing import RecordingAlertsService
+from tests.helpers.logs import file_logger, lines
 from tests.helpers.notifications import NotificationDaemon
 from tests.helpers.programs import require_programs
-from tests.io.services.conftest import file_logger, lines
 
 # --- AlertsService --------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from model_name.io.services import AlertsService, LoggerService, MlflowService, Service
-from tests.io.services.conftest import file_logger
+from tests.helpers.logs import file_logger
 
 # --- Service --------------------------------------------------------------------------------
 

@@ -12,9 +12,9 @@ from model_name.io.services import AlertsService, masked_command
 from model_name.io.services.channels import mask_url_parts
 from model_name.settings import AlertsSettings, is_secret_key
 from tests.helpers.http_server import RecordingHTTPServer
+from tests.helpers.logs import file_logger, lines
 from tests.helpers.servers import free_port
 from tests.helpers.smtp_server import SMTP_PASSWORD, SmtpServer
-from tests.io.services.conftest import file_logger, lines
 
 WEBHOOK_TOKEN = "hook-t0ken-4f9a2c7e1b"
 JSON_PASSWORD = "json-pa55-9d8e7f"

@@ -12,7 +12,7 @@ import pytest
 from loguru import logger
 
 from model_name.io.services import LoggerService, MlflowService
-from tests.io.services.conftest import file_logger, lines
+from tests.helpers.logs import file_logger, lines
 
 # --- LoggerService --------------------------------------------------------------------------
 
