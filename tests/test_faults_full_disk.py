@@ -94,15 +94,20 @@ def test_a_disk_full_during_a_run_says_so_keeps_the_store_intact_and_the_next_ru
         assert_no_sql(err)
         # and the store is intact; the run ended FAILED, or, when the store could not even take
         # that update, stays RUNNING (what SQLite refused is in the log)
+        store = f"sqlite:///{disk / 'mlflow.db'}"
         assert intact(disk / "mlflow.db")
-        (run,) = runs(f"sqlite:///{disk / 'mlflow.db'}")
+        (run,) = runs(store)
         assert run.info.status in ("FAILED", "RUNNING")
 
-        # and once space is back, the next run works
+        # and once space is back, the next run works, and no run is left RUNNING: the next
+        # start reaps a run its dead process could not end
         filler.unlink()
         again = run_check(disk, isolated / "job2.log")
         assert again.returncode == 0, again.stderr
         assert intact(disk / "mlflow.db")
+        statuses = {found.info.run_id: found.info.status for found in runs(store)}
+        assert statuses.pop(run.info.run_id) in ("FAILED", "KILLED")
+        assert list(statuses.values()) == ["FINISHED"]
 
 
 @pytest.mark.slow
