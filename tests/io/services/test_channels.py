@@ -110,8 +110,9 @@ def test_a_hanging_and_a_refusing_channel_cost_at_most_the_bound_and_are_logged_
         service.notify("check succeeded", "done")
         elapsed = time.monotonic() - started
 
-    # then it returned after about the bound, and each channel's failure is logged once, with why
-    assert 0.9 <= elapsed < 1.5, elapsed
+    # then it returned after the bound (well before Apprise's own 10 s timeouts, on a loaded
+    # machine too), and each channel's failure is logged once, with why
+    assert 0.9 <= elapsed < 5.0, elapsed
     warnings = [line for line in lines(Path(log.sink)) if line.startswith("WARNING|alerts:")]
     assert warnings == [
         f"WARNING|alerts: channel 0 (json://{http_server.netloc}/hang) failed: "
