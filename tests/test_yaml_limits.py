@@ -34,7 +34,7 @@ def test_a_billion_laughs_document_is_refused_at_once() -> None:
         ConfigurationError, match=r"^c.yaml: more than 10000 values once its aliases"
     ):
         compose_bounded(text, "c.yaml")
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 5  # expanded, it would take minutes and gigabytes
 
 
 def test_deep_nesting_is_refused_with_its_line_not_a_recursion_error() -> None:
