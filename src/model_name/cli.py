@@ -51,8 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: the arguments after the program name; `None` means `sys.argv[1:]`.
 
     Example:
-        >>> main(["run", "training", "--set", "alerts.enable=false"])  # doctest: +SKIP
-        0
+        code = main(["run", "training", "--set", "alerts.enable=false"])  # 0 once it succeeded
     """
     parser = build_parser()
     try:

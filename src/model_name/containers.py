@@ -12,11 +12,11 @@ Swapping a service is one line, and the container still starts and stops the rep
     container.alerts_service.override(providers.Object(RecordingAlertsService()))
 
 Example:
-    >>> container = create_container()  # doctest: +SKIP
-    >>> with running(container):  # doctest: +SKIP
-    ...     job = container.jobs.training()
-    ...     with job:
-    ...         job.run()
+    container = create_container()
+    with running(container):
+        job = container.jobs.training()
+        with job:
+            job.run()
 """
 
 from __future__ import annotations
@@ -127,8 +127,8 @@ def register_job(container: Container, job_type: type[Job]) -> None:
     """Add a job to a container's `jobs`, with the container's services (tests, plugins).
 
     Example:
-        >>> register_job(container, EchoJob)  # doctest: +SKIP
-        >>> container.jobs.echo()  # doctest: +SKIP
+        register_job(container, EchoJob)
+        job = container.jobs.echo()
     """
     factories = job_factories([job_type], container.config, container)
     container.jobs.set_providers({**container.jobs.providers, **factories})

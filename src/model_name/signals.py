@@ -10,12 +10,12 @@ finishing and how to quit at once, and starts a bounded wait (`GRACE_SECONDS`); 
 or the end of that wait, exits at once with the first signal's code (130 or 143).
 
 Example:
-    >>> with handling_signals() as received:  # doctest: +SKIP
-    ...     try:
-    ...         job.run()
-    ...     finally:
-    ...         with wrap_up():
-    ...             stop_everything()
+    with handling_signals() as received:
+        try:
+            job.run()
+        finally:
+            with wrap_up():
+                stop_everything()
 """
 
 from __future__ import annotations

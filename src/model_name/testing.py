@@ -23,11 +23,11 @@ does, on entering). `container` starts its own services, swapping in `alerts_ser
 a `conftest.py` that overrides `alerts_service` swaps what the container uses.
 
 Example:
-    >>> def test_my_job(container, alerts_service):  # doctest: +SKIP
-    ...     job = container.jobs.my_job()
-    ...     with job:
-    ...         job.run()
-    ...     assert alerts_service.sent[0][0] == "my_job succeeded"
+    def test_my_job(container, alerts_service):
+        job = container.jobs.my_job()
+        with job:
+            job.run()
+        assert alerts_service.sent[0][0] == "my_job succeeded"
 """
 
 from __future__ import annotations

@@ -9,10 +9,10 @@ MLflow is imported inside the functions, so importing this module stays cheap. T
 the tracking and registry URIs that `MlflowService.start()` set, or the client they are given.
 
 Example:
-    >>> info = log_model(pipeline, name="model", signature_input=features)  # doctest: +SKIP
-    >>> version = register_model(info.model_uri, "model_name")  # doctest: +SKIP
-    >>> set_alias(client, "model_name", "champion", int(version.version))  # doctest: +SKIP
-    >>> model = load_model(model_uri("model_name", alias="champion"))  # doctest: +SKIP
+    info = log_model(pipeline, name="model", signature_input=features)
+    version = register_model(info.model_uri, "model_name")
+    set_alias(client, "model_name", "champion", int(version.version))
+    model = load_model(model_uri("model_name", alias="champion"))
 """
 
 from __future__ import annotations

@@ -126,8 +126,8 @@ class Job(abc.ABC, pdt.BaseModel):
             **fields: `RunConfig` fields to set or override (description, tags, ...).
 
         Example:
-            >>> with job.mlflow_service.run_context(job.run_config(description="nightly")) as run:
-            ...     ...  # doctest: +SKIP
+            with job.mlflow_service.run_context(job.run_config(description="nightly")) as run:
+                ...
         """
         tags = {"model_name.job": self.KIND, **fields.pop("tags", {})}
         values: dict[str, Any] = {"name": self.KIND, "config": self.configuration or None}

@@ -41,8 +41,8 @@ class StudyService(Service, StudySettings):
         logger_service: where the storage says what it does.
 
     Example:
-        >>> with StudyService(storage="tmp/optuna.journal") as service:  # doctest: +SKIP
-        ...     study = service.open_study("demo", direction="minimize")
+        with StudyService(storage="tmp/optuna.journal") as service:
+            study = service.open_study("demo", direction="minimize")
     """
 
     logger_service: LoggerService = pdt.Field(
@@ -184,7 +184,7 @@ def database_url(url: str) -> str:
     SQLAlchemy 2.1 reads `postgresql://` as psycopg 3; this project installs psycopg2.
 
     Example:
-        >>> database_url("postgresql://optuna@db/optuna")  # doctest: +SKIP
+        >>> database_url("postgresql://optuna@db/optuna")
         'postgresql+psycopg2://optuna@db/optuna'
     """
     import importlib.util

@@ -70,9 +70,9 @@ class MlflowService(Service, ReliableTracking):
             fmind's mlops-python-package.
 
     Example:
-        >>> service = MlflowService(tracking_uri="sqlite:///mlflow.db", experiment_name="demo")
-        >>> with service, service.run_context(service.RunConfig(name="try")) as run:
-        ...     service.log_metrics({"rmse": 0.5}, step=1)  # doctest: +SKIP
+        service = MlflowService(tracking_uri="sqlite:///mlflow.db", experiment_name="demo")
+        with service, service.run_context(service.RunConfig(name="try")) as run:
+            service.log_metrics({"rmse": 0.5}, step=1)
     """
 
     RunConfig: ClassVar[type[records.RunConfig]] = records.RunConfig
