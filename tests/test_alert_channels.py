@@ -22,13 +22,14 @@ from model_name.cli import main, run_in_container
 from model_name.configuration import load_configuration
 from model_name.containers import create_container
 from model_name.jobs import JOBS
+from tests.helpers.faults import JOB_SECONDS, everything_recorded, runs
 from tests.helpers.http_server import RecordingHTTPServer
+from tests.helpers.jobs import check_command
 from tests.helpers.servers import free_port, without_coverage
 from tests.helpers.smtp_server import SMTP_PASSWORD, SmtpServer
 
 JSON_PASSWORD = "json-pa55-7c1e9b"
 WEBHOOK_TOKEN = "mmost-t0ken-5b8d2a9f"
-JOB_SECONDS = 120
 
 
 def run_check(job_log: Path, *flags: str) -> int:
@@ -207,12 +208,11 @@ def test_the_secret_parts_of_the_channels_appear_in_no_output(
         ]
     )
     job_log = isolated / "job.log"
-    argv = [
-        sys.executable, "-m", "model_name", "run", "check",
-        "--set", f"logger.sink={job_log}", "--set", "logger.level=DEBUG",
-        "--set", "alerts.enable=false", "--set", f"mlflow.tracking_uri={tracking_uri}",
+    argv = check_command(
+        job_log,
+        "--set", f"mlflow.tracking_uri={tracking_uri}",
         "--set", f"alerts.channels={channels}",
-    ]  # fmt: skip
+    )  # fmt: skip
 
     # when a real job process runs
     result = subprocess.run(
@@ -229,17 +229,12 @@ def test_the_secret_parts_of_the_channels_appear_in_no_output(
     assert only_request(http_server)["title"] == "check succeeded"
     assert [mail["Subject"] for mail in smtp_server.messages] == ["check succeeded"]
     # and no secret is in its output, its log, or its run's params, tags and artifacts
-    client = MlflowClient(tracking_uri=tracking_uri)
-    [experiment] = [e for e in client.search_experiments() if e.name == "model_name"]
-    [run] = client.search_runs([experiment.experiment_id])
-    artifacts = Path(client.download_artifacts(run.info.run_id, "", str(isolated / "artifacts")))
+    [run] = runs(tracking_uri)
     recorded = [
         result.stdout,
         result.stderr,
         job_log.read_text(),
-        repr(run.data.params),
-        repr(run.data.tags),
-        *(path.read_text() for path in artifacts.rglob("*") if path.is_file()),
+        everything_recorded(MlflowClient(tracking_uri), run, isolated / "artifacts"),
     ]
     assert "alerts: channel 1 (mmost://" in job_log.read_text()  # the failure was logged
     assert "alerts.channels=**********" in run.data.tags["model_name.command"]
@@ -248,15 +243,13 @@ def test_the_secret_parts_of_the_channels_appear_in_no_output(
 
 
 def test_a_malformed_channel_exits_2_in_one_line_before_anything_starts(
-    isolated: Path, capsys: pytest.CaptureFixture[str]
+    isolated: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given a second channel without a scheme, holding a secret, from the environment
-    os.environ["MODEL_NAME_ALERTS__CHANNELS"] = "json://127.0.0.1:9/x t0ken-without-scheme"
-    try:
-        # when the job is run
-        code = main(["run", "check", "--set", "logger.sink=job.log"])
-    finally:
-        del os.environ["MODEL_NAME_ALERTS__CHANNELS"]
+    monkeypatch.setenv("MODEL_NAME_ALERTS__CHANNELS", "json://127.0.0.1:9/x t0ken-without-scheme")
+
+    # when the job is run
+    code = main(["run", "check", "--set", "logger.sink=job.log"])
 
     # then it exits 2 with one line naming the key, its index and its origin, not the URL
     err = capsys.readouterr().err

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,14 +17,16 @@ import pytest
 
 from tests.helpers.disks import fill, resize, small_disk
 from tests.helpers.faults import JOB_SECONDS, assert_one_line_error, runs
-from tests.helpers.jobs import check_command
+from tests.helpers.jobs import check_command, job_command
 from tests.helpers.servers import without_coverage
 
 
-def run_check(folder: Path, log: Path, *flags: str) -> subprocess.CompletedProcess[str]:
-    """`model_name run check` in a folder, its store `mlflow.db` there, its log elsewhere."""
+def run_in(
+    folder: Path, log: Path, *flags: str, job: str = "check"
+) -> subprocess.CompletedProcess[str]:
+    """`model_name run JOB` in a folder (its default store `mlflow.db` there), its log elsewhere."""
     return subprocess.run(
-        check_command(log, *flags), cwd=folder, env=without_coverage(os.environ),
+        job_command(job, log, *flags), cwd=folder, env=without_coverage(os.environ),
         capture_output=True, text=True, timeout=JOB_SECONDS, check=False,
     )  # fmt: skip
 
@@ -45,7 +46,7 @@ def test_a_disk_full_while_the_store_is_created_says_so_and_the_next_run_works(
 ) -> None:
     with small_disk(isolated / "disk", "300k") as disk:  # a new store needs about 1 MB
         # when a first run creates its store on a disk too small for it
-        result = run_check(disk, isolated / "job.log")
+        result = run_in(disk, isolated / "job.log")
 
         # then one line says the disk is full and where; nothing half-made is left
         assert result.returncode == 1, result.stderr
@@ -58,7 +59,7 @@ def test_a_disk_full_while_the_store_is_created_says_so_and_the_next_run_works(
 
         # and once space is back, the next run works
         resize(disk, "20m")
-        again = run_check(disk, isolated / "job2.log")
+        again = run_in(disk, isolated / "job2.log")
         assert again.returncode == 0, again.stderr
         assert intact(disk / "mlflow.db")
 
@@ -102,7 +103,7 @@ def test_a_disk_full_during_a_run_says_so_keeps_the_store_intact_and_the_next_ru
         # and once space is back, the next run works, and no run is left RUNNING: the next
         # start reaps a run its dead process could not end
         filler.unlink()
-        again = run_check(disk, isolated / "job2.log")
+        again = run_in(disk, isolated / "job2.log")
         assert again.returncode == 0, again.stderr
         assert intact(disk / "mlflow.db")
         statuses = {found.info.run_id: found.info.status for found in runs(store)}
@@ -119,11 +120,11 @@ def test_a_disk_full_for_a_trainings_artifacts_fails_its_run_in_one_line(
         fill(disk)
 
         # when a training runs
-        result = subprocess.run(
-            [sys.executable, "-m", "model_name", "run", "training", "--set", f"mlflow.tracking_uri={tracking_uri}",
-             "--set", f"mlflow.outbox_dir={isolated / 'outbox'}",
-             "--set", "alerts.enable=false", "--set", f"logger.sink={isolated / 'job.log'}"],
-            cwd=disk, env=without_coverage(os.environ), capture_output=True, text=True, timeout=JOB_SECONDS, check=False,
+        result = run_in(
+            disk, isolated / "job.log",
+            "--set", f"mlflow.tracking_uri={tracking_uri}",
+            "--set", f"mlflow.outbox_dir={isolated / 'outbox'}",
+            job="training",
         )  # fmt: skip
 
         # then one line says the disk is full and which file; the run is FAILED; no model
@@ -146,11 +147,7 @@ def test_an_outbox_on_a_full_disk_stops_the_job_before_it_starts(
         fill(disk)
 
         # when a job runs there
-        result = subprocess.run(
-            [sys.executable, "-m", "model_name", "run", "check", "--set", f"mlflow.tracking_uri={tracking_uri}",
-             "--set", "alerts.enable=false", "--set", f"logger.sink={isolated / 'job.log'}"],
-            cwd=disk, env=without_coverage(os.environ), capture_output=True, text=True, timeout=JOB_SECONDS, check=False,
-        )  # fmt: skip
+        result = run_in(disk, isolated / "job.log", "--set", f"mlflow.tracking_uri={tracking_uri}")
 
         # then one line names the outbox and what to do; no run was opened
         assert result.returncode == 1, result.stderr

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-import yaml
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
@@ -36,4 +36,11 @@ def everything_recorded(client: MlflowClient, run: Run, folder: Path) -> str:
         if path.is_file()
     ]
     assert files, "the run has no artifacts"
-    return "\n".join([yaml.safe_dump(run.data.params), yaml.safe_dump(run.data.tags), *files])
+    # JSON, not YAML: a dump must never fold a long value (a secret) across two lines
+    return "\n".join(
+        [
+            json.dumps(run.data.params, ensure_ascii=False),
+            json.dumps(run.data.tags, ensure_ascii=False),
+            *files,
+        ]
+    )

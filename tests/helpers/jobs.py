@@ -25,13 +25,18 @@ def run_job(job: str, tracking_uri: str, *settings: str) -> int:
     return main(["run", job, *flags])
 
 
-def check_command(log: Path, *flags: str) -> list[str]:
-    """`python -m model_name run check` logging to a file at DEBUG, without desktop alerts."""
+def job_command(job: str, log: Path, *flags: str) -> list[str]:
+    """`python -m model_name run JOB` logging to a file at DEBUG, without desktop alerts."""
     return [
-        sys.executable, "-m", "model_name", "run", "check",
+        sys.executable, "-m", "model_name", "run", job,
         "--set", f"logger.sink={log}", "--set", "logger.level=DEBUG",
         "--set", "alerts.enable=false", *flags,
     ]  # fmt: skip
+
+
+def check_command(log: Path, *flags: str) -> list[str]:
+    """`python -m model_name run check` logging to a file at DEBUG, without desktop alerts."""
+    return job_command("check", log, *flags)
 
 
 def start_check(log: Path, *flags: str, cwd: Path | None = None) -> subprocess.Popen[str]:

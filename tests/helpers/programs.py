@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import NoReturn
 
 import pytest
 
@@ -30,7 +31,14 @@ def require_programs(*programs: str, packages: str) -> None:
     missing = [name for name in programs if shutil.which(name) is None]
     if not missing:
         return
-    reason = f"{', '.join(missing)} not found: install the Debian package(s) {packages}"
+    skip_or_fail(
+        f"{', '.join(missing)} not found: install the Debian package(s) {packages}",
+        under_ci_hint=" (.ci/run installs them)",
+    )
+
+
+def skip_or_fail(reason: str, under_ci_hint: str = "") -> NoReturn:
+    """Skip the test with `reason` on a developer's machine; fail it under CI, which must run it."""
     if under_ci():
-        pytest.fail(f"CI must run this test: {reason} (.ci/run installs them)", pytrace=False)
+        pytest.fail(f"CI must run this test: {reason}{under_ci_hint}", pytrace=False)
     pytest.skip(reason)
