@@ -45,7 +45,7 @@ class PromotionJob(Job):
         """Move the alias in a tracked run and return locals()."""
         logger = self.logger_service.logger()
         name = self.mlflow_service.registry_name
-        wanted = "the latest version" if self.version is None else f"version {self.version}"
+        wanted = registries.wanted_version(None, self.version)
         config = self.run_config(description=f"Point '{self.alias}' of '{name}' at {wanted}.")
         with self.mlflow_service.run_context(config) as run:
             client = self.mlflow_service.client()
