@@ -17,7 +17,7 @@ def main(netloc: str, count: int, warm_calls: int) -> None:
     """Print `{"cold": seconds, "warm": [seconds, ...]}` for N channels."""
     from loguru import logger
 
-    from model_name.io.services import AlertsService
+    from model_name.io.services import AlertsService, AlertText
 
     logger.remove()  # the log line of each alert is not what is measured
     urls = [f"json://{netloc}/worker/{index}" for index in range(count)]
@@ -25,7 +25,7 @@ def main(netloc: str, count: int, warm_calls: int) -> None:
     timings = []
     for _ in range(1 + warm_calls):
         started = time.perf_counter()
-        service.notify("check succeeded", "Job check completed.", markdown="**done**")
+        service.notify("check succeeded", AlertText("Job check completed.", markdown="**done**"))
         timings.append(time.perf_counter() - started)
     print(json.dumps({"cold": timings[0], "warm": timings[1:]}))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,20 +13,17 @@ from model_name.configuration import load_configuration
 from model_name.containers import (
     Container,
     create_container,
+    given,
     register_job,
-    running,
     service,
     service_names,
-    start_services,
-    stop_services,
 )
 from model_name.errors import ConfigurationError
 from model_name.io.services import AlertsService, LoggerService, MlflowService
-from model_name.jobs import CheckJob, TrainingJob
+from model_name.jobs import JOBS, CheckJob, TrainingJob
 from model_name.settings import AppSettings
 from model_name.testing import RecordingAlertsService
 from tests.helpers.doubles import ClockJob, ClockService, EchoJob, broken, service_states
-from tests.helpers.expected import JOB_NAMES
 
 
 @pytest.fixture
@@ -42,7 +40,13 @@ def settings(tmp_path: Path, tracking_uri: str) -> AppSettings:
 def container(settings: AppSettings) -> Iterator[Container]:
     container = create_container(settings)
     yield container
-    stop_services(container)
+    with contextlib.suppress(ExceptionGroup):  # a test that broke a stop on purpose said so
+        container.shutdown_resources()
+
+
+def test_every_service_is_a_resource_provider(container: Container) -> None:
+    for name in ("logger_service", "study_service", "alerts_service", "mlflow_service"):
+        assert isinstance(getattr(container, name), providers.Resource), name
 
 
 def test_services_are_built_from_their_sections_with_what_they_use(container: Container) -> None:
@@ -65,22 +69,62 @@ def test_the_services_are_listed_once_in_dependency_order(container: Container) 
     )
 
 
-def test_start_services_starts_them_all_and_stop_services_stops_them_all(
+def test_init_resources_starts_them_all_and_shutdown_resources_stops_them_all(
     container: Container,
 ) -> None:
+    container.init_resources()
     services = [container.logger_service(), container.alerts_service(), container.mlflow_service()]
-
-    start_services(container)
     started = service_states(*services)
-    errors = stop_services(container)
+
+    container.shutdown_resources()
 
     assert started == [True, True, True]
-    assert errors == []
     assert service_states(*services) == [False, False, False]
 
 
+def test_the_services_start_in_declaration_order_and_stop_in_reverse(
+    container: Container, tmp_path: Path
+) -> None:
+    # given services that write when they start and stop (dependency-injector alone would start
+    # the independent ones in an order that changes between runs)
+    events: list[str] = []
+    for name, service_type in (
+        ("study_service", "StudyService"),
+        ("alerts_service", "AlertsService"),
+        ("mlflow_service", "MlflowService"),
+    ):
+        container.override_providers(**{name: given(recording(service_type, events, tmp_path))})
+
+    # when the container starts and stops them, ten times
+    for _ in range(10):
+        container.init_resources()
+        container.shutdown_resources()
+
+    # then always in the same order
+    once = ["StudyService start", "AlertsService start", "MlflowService start",
+            "MlflowService stop", "AlertsService stop", "StudyService stop"]  # fmt: skip
+    assert events == once * 10
+
+
+def recording(service_type: str, events: list[str], tmp_path: Path) -> AlertsService:
+    """A service whose start and stop append to `events` (an AlertsService under another name)."""
+
+    class Recording(AlertsService):
+        def start(self) -> None:
+            if not self.running:
+                events.append(f"{service_type} start")
+            super().start()
+
+        def stop(self) -> None:
+            if self.running:
+                events.append(f"{service_type} stop")
+            super().stop()
+
+    return Recording(enable=False)
+
+
 def test_a_job_gets_the_running_services_and_its_section(container: Container) -> None:
-    start_services(container)
+    container.init_resources()
 
     job = container.jobs.check()
 
@@ -90,14 +134,31 @@ def test_a_job_gets_the_running_services_and_its_section(container: Container) -
     assert job.configuration["mlflow"]["experiment_name"] == "containers"
 
 
+def test_a_job_from_the_container_leaves_the_services_to_the_container(
+    container: Container,
+) -> None:
+    # given a container whose services run
+    container.init_resources()
+    job = container.jobs.check()
+
+    # when the job runs and ends
+    with job:
+        job.run()
+
+    # then its services still run: the container stops them, once, at its shutdown
+    assert service_states(*job.services()) == [True, True, True]
+    container.shutdown_resources()
+    assert service_states(*job.services()) == [False, False, False]
+
+
 def test_job_parameters_come_from_the_configuration(settings: AppSettings) -> None:
     settings.jobs["check"] = {"hold_seconds": 2.5, "fail": True}
     container = create_container(settings)
 
-    job = container.jobs.check()  # building a job starts nothing
+    job = container.jobs.check()
 
     assert job.hold_seconds == 2.5 and job.fail is True
-    assert service_states(*job.services()) == [False, False, False]
+    container.shutdown_resources()
 
 
 def test_job_sections_given_in_python_are_validated_too(settings: AppSettings) -> None:
@@ -109,21 +170,22 @@ def test_job_sections_given_in_python_are_validated_too(settings: AppSettings) -
 
 def test_every_registered_job_has_a_factory(container: Container) -> None:
     assert isinstance(container.jobs.training(), TrainingJob)
-    assert set(container.jobs.providers) == JOB_NAMES
+    assert set(container.jobs.providers) == set(JOBS)
 
 
 def test_a_service_swapped_with_one_line_is_started_stopped_and_used(container: Container) -> None:
     # given a recording alerts service swapped in with one line, as a user's test would
     recording = RecordingAlertsService()
-    container.alerts_service.override(providers.Object(recording))
+    container.alerts_service.override(given(recording))
     register_job(container, EchoJob)
 
     # when the container runs a job
-    with running(container):
-        job = container.jobs.echo()
-        with job:
-            job.run()
-        was_running = recording.running
+    container.init_resources()
+    job = container.jobs.echo()
+    with job:
+        job.run()
+    was_running = recording.running
+    container.shutdown_resources()
 
     # then the container started and stopped the replacement, and the job alerted through it
     assert was_running and not recording.running
@@ -132,22 +194,60 @@ def test_a_service_swapped_with_one_line_is_started_stopped_and_used(container: 
     assert recording.sent[0][1].startswith("Job echo completed. Duration ")
 
 
+def test_a_service_swapped_as_an_object_is_left_to_whoever_made_it(container: Container) -> None:
+    # given an alerts service the test starts itself, swapped in as a plain object
+    recording = RecordingAlertsService()
+    container.alerts_service.override(providers.Object(recording))
+
+    # when the container starts and stops its services around the test's own start and stop
+    with recording:
+        container.init_resources()
+        container.shutdown_resources()
+        still_running = recording.running
+
+    # then the container used it as it was, and left its stop to the test
+    assert still_running and not recording.running
+
+
+def test_a_resource_given_a_service_that_starts_itself_starts_and_stops_it_once(
+    container: Container, tmp_path: Path
+) -> None:
+    # given a hook that starts the service it returns (dependency-injector enters what a hook
+    # returns when it is a context manager, as a service is: it would start it a second time)
+    events: list[str] = []
+    started = recording("AlertsService", events, tmp_path)
+
+    def start_and_return() -> AlertsService:
+        started.start()
+        return started
+
+    container.alerts_service.override(providers.Resource(start_and_return))
+
+    # when the container starts and stops it
+    container.init_resources()
+    container.shutdown_resources()
+
+    # then it started once and stopped once: a service's start and stop are idempotent
+    assert events == ["AlertsService start", "AlertsService stop"]
+
+
 def test_a_failed_stop_does_not_keep_the_others_running(container: Container) -> None:
     # given an alerts service whose stop raises
-    container.alerts_service.override(providers.Object(broken(AlertsService, "stop")()))
-    start_services(container)
+    container.alerts_service.override(given(broken(AlertsService, "stop")()))
+    container.init_resources()
     logger_service, mlflow_service = container.logger_service(), container.mlflow_service()
 
-    errors = stop_services(container)
-
-    assert [str(error) for error in errors] == ["AlertsService stop broke"]
+    # when the services stop, then the error is raised after every stop was attempted
+    with pytest.raises(ExceptionGroup) as caught:
+        container.shutdown_resources()
+    assert [str(error) for error in caught.value.exceptions] == ["AlertsService stop broke"]
     assert service_states(logger_service, mlflow_service) == [False, False]
 
 
 def test_a_failed_start_stops_the_services_already_started(container: Container) -> None:
     # given an MLflow service that cannot start, declared after the logger and the alerts
     container.mlflow_service.override(
-        providers.Singleton(
+        providers.Resource(
             service,
             broken(MlflowService, "start"),
             container.config.mlflow,
@@ -157,17 +257,25 @@ def test_a_failed_start_stops_the_services_already_started(container: Container)
 
     # when the services start, then the error propagates and nothing is left running
     with pytest.raises(RuntimeError, match="MlflowService start broke"):
-        start_services(container)
-    assert service_states(container.logger_service(), container.alerts_service()) == [False, False]
+        container.init_resources()
+    assert not any(provider.initialized for provider in resources(container))
 
 
-def test_running_raises_the_stop_errors_of_a_block_that_succeeded(container: Container) -> None:
-    container.alerts_service.override(providers.Object(broken(AlertsService, "stop")()))
+def test_every_check_runs_before_any_start(container: Container, tmp_path: Path) -> None:
+    # given an alerts service whose channel URL Apprise refuses, and a log file not yet made
+    container.alerts_service.override(
+        given(AlertsService(enable=False, channels=["nope://not-a-channel"]))
+    )
 
-    with pytest.raises(ExceptionGroup) as caught, running(container):
-        pass
+    # when the services start, then the check refuses it before the logger made its file
+    with pytest.raises(ConfigurationError, match=r"alerts\.channels"):
+        container.init_resources()
+    assert not (tmp_path / "app.log").exists()
+    assert not any(provider.initialized for provider in resources(container))
 
-    assert [str(error) for error in caught.value.exceptions] == ["AlertsService stop broke"]
+
+def resources(container: Container) -> list[providers.Resource]:
+    return [getattr(container, name) for name in service_names(container)]
 
 
 # --- a fourth service ----------------------------------------------------------------------------
@@ -176,7 +284,7 @@ def test_running_raises_the_stop_errors_of_a_block_that_succeeded(container: Con
 class ClockContainer(Container):
     """The application's container plus a fourth service: one line."""
 
-    clock_service = providers.Singleton(
+    clock_service = providers.Resource(
         service, ClockService, Container.config.clock, logger_service=Container.logger_service
     )
 
@@ -189,13 +297,15 @@ def test_a_fourth_service_is_one_line_and_the_container_drives_it(settings: AppS
     ClockService.events.clear()
 
     # when a job that declares the service runs in the container
-    with running(container):
+    container.init_resources()
+    try:
         job = container.jobs.clock()
         outputs = job.run()
+    finally:
+        container.shutdown_resources()
 
     # then the service was built from its section, started after the logger, stopped before it
     assert service_names(container)[-1] == "clock_service"
-    assert job.clock_service is container.clock_service()
     assert job.clock_service.tick_seconds == 0.5
     assert outputs["ticking"] is True
     assert ClockService.events == [

@@ -64,7 +64,7 @@ def swap_in(container: Container, name: str, service_type: type[Service]) -> Non
     section = getattr(container.config, SERVICE_TYPES[name][1])
     uses = {} if name == "logger_service" else {"logger_service": container.logger_service}
     getattr(container, name).override(
-        providers.Singleton(build_service, service_type, section, **uses)
+        providers.Resource(build_service, service_type, section, **uses)
     )
 
 
@@ -112,7 +112,7 @@ def test_a_service_that_fails_to_start_or_stop(
     # then it exits 1 with one line naming the service's error, and every service is stopped
     assert code == 1
     assert_one_line_error(capsys.readouterr().err, message)
-    assert not any(getattr(container, name)().running for name in service_names(container))
+    assert not any(getattr(container, name).initialized for name in service_names(container))
     assert_everything_stopped(job_log)
     # and the log on disk tells what happened, with the traceback, while the logger ran
     if in_log is None:

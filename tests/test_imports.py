@@ -32,10 +32,12 @@ ALLOWED: dict[str, set[str]] = {
     "configuration": {"errors", "jobs", "settings", "sources"},
     "containers": {"configuration", "io", "jobs", "settings"},
     "runs": {"errors", "io", "redaction", "settings"},
+    "entrypoint": {"containers", "jobs"},
     "testing": {"configuration", "containers", "io"},
     "cli": {
         "configuration",
         "containers",
+        "entrypoint",
         "errors",
         "io",
         "jobs",

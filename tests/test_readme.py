@@ -55,3 +55,30 @@ def test_the_readme_job_and_its_test_pass_as_written(tmp_path: Path) -> None:
     # then the README's test passes
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+@pytest.mark.slow
+def test_the_readme_entry_point_runs_a_job_injected_by_the_wiring(tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    # given the README's own entry point as a user's script, in a folder without configuration
+    (tmp_path / "nightly.py").write_text(snippet("entrypoint"))
+
+    # when it runs
+    result = subprocess.run(
+        [sys.executable, "nightly.py"],
+        cwd=tmp_path,
+        env={**without_coverage(os.environ), "MODEL_NAME_ALERTS__ENABLE": "false"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    # then the injected training ran in the container's services, and its run is in the store
+    assert result.returncode == 0, result.stdout + result.stderr
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    [run] = client.search_runs(
+        [experiment.experiment_id for experiment in client.search_experiments()]
+    )
+    assert (run.info.run_name, run.info.status) == ("training", "FINISHED")

@@ -191,31 +191,31 @@ def run_in_container(container: Container, job_name: str) -> int:
 
     `run_command` calls it with the container it builds from the configuration; a test can call
     it with a container whose services it swapped, and see exactly what the command line does:
-    the exit code and the one-line messages on stderr.
+    the exit code and the one-line messages on stderr. The job is injected into
+    `model_name.entrypoint.run_job` by dependency-injector's wiring.
 
     Args:
         container: the container, its services not started.
         job_name: the job to run, one of `container.jobs`.
     """
-    from model_name import containers, signals
+    from model_name import entrypoint, signals
     from model_name.errors import Terminated
 
     code = EXIT_OK
     errors: list[Exception] = []
     starting = True
     said = ""
+    container.wire(modules=[entrypoint])
     # signals: the first SIGINT/SIGTERM unwinds, later ones never cut the wrap-up short
     with signals.handling_signals() as received:
         try:
             try:
-                containers.start_services(container)
+                container.init_resources()
                 starting = False
-                job = getattr(container.jobs, job_name)()
-                with job:
-                    job.run()
+                entrypoint.run_job(job_name)
             finally:
                 with signals.wrap_up():
-                    errors = containers.stop_services(container)
+                    errors = _shutdown(container)
         except Terminated:
             code = EXIT_TERMINATED
             _error(f"job {job_name} terminated (SIGTERM)")
@@ -230,6 +230,8 @@ def run_in_container(container: Container, job_name: str) -> int:
             stage = "a service could not start: " if starting else ""
             said = _describe(failure, container)
             _error(f"job {job_name} failed: {stage}{said}")
+        finally:
+            container.unwire()
     for error in errors:
         described = _describe(error, container)
         if described != said:  # a stop failing for the job's own reason (a full disk): said once
@@ -239,6 +241,15 @@ def run_in_container(container: Container, job_name: str) -> int:
     if code == EXIT_OK and received:  # a signal came during a successful job's wrap-up
         code = signals.exit_code(received[0])
     return code
+
+
+def _shutdown(container: Container) -> list[Exception]:
+    """Stop the container's services; return the errors of the stops that failed."""
+    try:
+        container.shutdown_resources()
+    except ExceptionGroup as failed:
+        return [error for error in failed.exceptions if isinstance(error, Exception)]
+    return []
 
 
 def _load_configuration(args: argparse.Namespace) -> Configuration:

@@ -1,28 +1,42 @@
 """The application's wiring diagram: configuration, services and what each one uses, jobs.
 
-Each service is a `providers.Singleton` built from its configuration section and the services it
-uses, passed as arguments: reading the class tells what depends on what. The container owns the
-services' lifecycle: `start_services` starts every service in declaration order (a service is
-always declared after those it uses), undoing what it started when one fails; `stop_services`
-stops them in reverse order, attempting every one. Jobs are `providers.Factory` entries under
-`Container.jobs`, one per registered job, built with their section and the services they declare.
+Each service is a `providers.Resource`: its init hook builds the service from its configuration
+section and the services it uses (passed as arguments, so reading the class tells what depends on
+what), and dependency-injector enters it, which starts it (`Service.__enter__`); its shutdown hook
+exits it, which stops it. `container.init_resources()` starts every service and
+`container.shutdown_resources()` stops them: the container's lifecycle drives the services.
+Jobs are `providers.Factory` entries under `Container.jobs`, one per registered job, built with
+their section and the services they declare.
+
+dependency-injector alone would start independent resources in an arbitrary order, keep the ones
+already started when a later one fails, and stop shutting down at the first stop that raises
+(see DESIGN.md's pitfalls). `ServicesContainer`, the class a `Container()` is, keeps the
+library's two methods and makes them dependable: every service's `check()` first, then the
+starts in declaration order (a service is always declared after those it uses), undoing the
+started ones when one fails; the stops in reverse order, every one attempted.
 
 Swapping a service is one line, and the container still starts and stops the replacement:
 
-    container.alerts_service.override(providers.Object(RecordingAlertsService()))
+    container.alerts_service.override(given(RecordingAlertsService()))
+
+`providers.Object(x)` swaps in `x` as it is: the container neither starts nor stops it; whoever
+made `x` does (`with x: ...`).
 
 Example:
     container = create_container()
-    with running(container):
+    container.init_resources()
+    try:
         job = container.jobs.training()
         with job:
             job.run()
+    finally:
+        container.shutdown_resources()
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterable, Iterator, Mapping
+import dataclasses
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from dependency_injector import containers, providers
@@ -44,8 +58,25 @@ ServiceT = TypeVar("ServiceT", bound=Service)
 
 
 def service(service_type: type[ServiceT], section: Mapping[str, Any], **uses: Any) -> ServiceT:
-    """Build a service from its configuration section and the services it uses."""
+    """Init hook of a service's resource: build it from its section and the services it uses.
+
+    The resource enters the service it returns (starts it) and exits it at shutdown (stops it).
+    """
     return service_type.model_validate({**section, **uses})
+
+
+def given(instance: ServiceT) -> providers.Resource[ServiceT]:
+    """Return a resource providing a service made elsewhere: the container starts and stops it.
+
+    Example:
+        container.alerts_service.override(given(RecordingAlertsService()))
+    """
+    return providers.Resource(_itself, instance)
+
+
+def _itself(instance: ServiceT) -> ServiceT:
+    """Init hook of `given`: the service as it is (the resource enters it, which starts it)."""
+    return instance
 
 
 def build_job(
@@ -57,12 +88,13 @@ def build_job(
 ) -> Job:
     """Build a job from its section, the whole configuration, and the services it declares.
 
-    Keyword arguments of the factory's call replace parameters of the section:
-    `container.jobs.training(alpha=0.5)`.
+    The job's services are the container's: they start when the job is built, if the container
+    has not started them yet, and stop with the container, not with the job. Keyword arguments
+    of the factory's call replace parameters of the section: `container.jobs.training(alpha=0.5)`.
     """
     services = {name: getattr(container, name)() for name in job_type.service_fields()}
     values = {**(params or {}), **fields, **services, "configuration": configuration}
-    return job_type.model_validate(values)
+    return job_type.model_validate(values).with_services_managed_elsewhere()
 
 
 def job_factories(
@@ -77,6 +109,53 @@ def job_factories(
     }
 
 
+class ServicesContainer(containers.DynamicContainer):
+    """What `Container()` returns: a dependency-injector container whose services start in order.
+
+    `init_resources()` and `shutdown_resources()` are dependency-injector's own methods, made
+    dependable for services that depend on each other (see the module's docstring).
+    """
+
+    def init_resources(self, resource_type: type = providers.BaseResource) -> None:
+        """Check every service, then start them in declaration order; undo on a failure.
+
+        Raises:
+            Exception: the error of the service that failed its check or its start; the services
+                started before it are stopped again.
+        """
+        check_services(self)
+        handles = service_handles(self)
+        for handle in start_all(handles, report=self._report_start):
+            self._log("debug", f"{handle.name} started")
+
+    def shutdown_resources(self, resource_type: type = providers.BaseResource) -> None:
+        """Stop the started services in reverse order, attempting every one.
+
+        Raises:
+            ExceptionGroup: the errors the stops raised, after every stop was attempted.
+        """
+        errors = stop_all(service_handles(self), report=self._report_stop)
+        if errors:
+            raise ExceptionGroup("stopping the services failed", errors)
+
+    def _report_start(self, handle: Any, error: BaseException) -> None:
+        if isinstance(error, KeyboardInterrupt):  # the user's wish, not a failure: no traceback
+            self._log("warning", f"{handle.name} start interrupted ({type(error).__name__})")
+        else:
+            self._log("error", f"{handle.name} could not start", error)
+
+    def _report_stop(self, handle: Any, error: BaseException) -> None:
+        self._log("error", f"{handle.name} could not stop", error)
+
+    def _log(self, level: str, message: str, error: BaseException | None = None) -> None:
+        """Write to the job's log while the logger service runs: the console only gets one line."""
+        logger_service = getattr(self, "logger_service", None)
+        if logger_service is None or not logger_service.initialized:
+            return
+        logger = logger_service().logger().opt(exception=error)
+        logger.log(level.upper(), "{}: {!r}" if error else "{}", message, error)
+
+
 class Container(containers.DeclarativeContainer):
     """The application's services, what each one uses, and the jobs.
 
@@ -85,22 +164,24 @@ class Container(containers.DeclarativeContainer):
         logger_service: logging; every other service writes through it.
         study_service: Optuna's study storage; started before the others, so an unreachable
             database stops the command before anything else starts.
-        alerts_service: desktop notifications, falling back to the log.
+        alerts_service: desktop notifications and channels, falling back to the log.
         mlflow_service: MLflow tracking; its runs' logs use the logger's level and format.
         jobs: one factory per registered job: `container.jobs.training()`.
     """
 
+    instance_type = ServicesContainer
+
     __self__ = providers.Self()
     config = providers.Configuration()
 
-    logger_service = providers.Singleton(service, LoggerService, config.logger)
-    study_service = providers.Singleton(
+    logger_service = providers.Resource(service, LoggerService, config.logger)
+    study_service = providers.Resource(
         service, StudyService, config.optuna, logger_service=logger_service
     )
-    alerts_service = providers.Singleton(
+    alerts_service = providers.Resource(
         service, AlertsService, config.alerts, logger_service=logger_service
     )
-    mlflow_service = providers.Singleton(
+    mlflow_service = providers.Resource(
         service, MlflowService, config.mlflow, logger_service=logger_service
     )
 
@@ -112,7 +193,8 @@ def create_container(settings: AppSettings | None = None) -> Container:
 
     With no settings it reads what the command line reads (`./containers.yaml`, the environment)
     through `model_name.configuration.load_configuration`; settings built in Python have their
-    job sections validated the same way.
+    job sections validated the same way. Its services are not started: call
+    `init_resources()`, and `shutdown_resources()` after.
 
     Raises:
         ConfigurationError: a value the configuration refuses, named with where it came from.
@@ -134,89 +216,87 @@ def register_job(container: Container, job_type: type[Job]) -> None:
     container.jobs.set_providers({**container.jobs.providers, **factories})
 
 
+@dataclasses.dataclass(frozen=True)
+class ServiceHandle:
+    """A service's resource seen as something to start and stop: what `start_all` drives.
+
+    Attributes:
+        name: the service's name in the container: `alerts_service`.
+        resource: the resource that provides it (the override, when it is overridden).
+    """
+
+    name: str
+    resource: providers.BaseResource[Any]
+
+    @property
+    def running(self) -> bool:
+        """Whether the resource is initialized (its service started)."""
+        return bool(self.resource.initialized)
+
+    def start(self) -> None:
+        """Initialize the resource: build the service and start it."""
+        self.resource.init()
+
+    def stop(self) -> None:
+        """Shut the resource down: stop the service."""
+        self.resource.shutdown()
+
+
 def service_names(container: containers.Container) -> tuple[str, ...]:
-    """Return the container's services in start order: its `Singleton`s that provide a `Service`.
+    """Return the container's services in start order: its resources, in declaration order.
 
     Declaration order is a dependency order: a class body can only pass a service to another
-    once it is declared. An overridden service counts as the service it replaces.
+    once it is declared.
     """
     return tuple(
         name
         for name, provider in container.providers.items()
-        if isinstance(provider, providers.Singleton) and isinstance(provider(), Service)
+        if isinstance(provider, providers.BaseResource)
     )
 
 
+def service_handles(container: containers.Container) -> list[ServiceHandle]:
+    """Return the resources the container starts, in start order, overrides in their place.
+
+    A service overridden by `providers.Object(x)` has none: `x` is started by whoever made it.
+    """
+    handles = []
+    for name in service_names(container):
+        provider = _effective(getattr(container, name))
+        if isinstance(provider, providers.BaseResource):
+            handles.append(ServiceHandle(name, provider))
+    return handles
+
+
 def check_services(container: containers.Container) -> None:
-    """Run every service's `check()`: what only its library can judge, before anything starts.
+    """Run every service's `check()`, before anything starts: what only its library can judge.
+
+    A service is checked when the container can have it without starting anything: built by
+    `service` from its section, given by `given`, or overriding as `providers.Object`.
 
     Raises:
         ConfigurationError: a setting a service's library refuses.
     """
     for name in service_names(container):
-        getattr(container, name)().check()
+        unstarted = _unstarted(_effective(getattr(container, name)))
+        if unstarted is not None:
+            unstarted.check()
 
 
-def start_services(container: containers.Container) -> None:
-    """Check every service, then start them in order; if one fails, stop those already started.
-
-    Every service's `check()` runs first, so a setting only its library can judge (a
-    notification URL) stops everything before anything started.
-
-    Raises:
-        Exception: the error of the service that failed its check or its start.
-    """
-    check_services(container)
-    names = service_names(container)
-    services = [getattr(container, name)() for name in names]
-
-    def report(each: Service, error: BaseException) -> None:
-        name = names[services.index(each)]
-        if isinstance(error, KeyboardInterrupt):  # the user's wish, not a failure: no traceback
-            _log(container, "warning", f"{name} start interrupted ({type(error).__name__})")
-        else:
-            _log(container, "error", f"{name} could not start", error)
-
-    for each in start_all(services, report):
-        _log(container, "debug", f"{names[services.index(each)]} started")
+def _effective(provider: providers.Provider[Any]) -> providers.Provider[Any]:
+    """Return the provider that really provides: the last override, or the provider itself."""
+    overriding = provider.last_overriding
+    return provider if overriding is None else _effective(overriding)
 
 
-def stop_services(container: containers.Container) -> list[Exception]:
-    """Stop the container's services in reverse order, attempting every one even when one raises.
-
-    Returns:
-        The errors raised by the stops, in the order they happened (empty when all went well).
-    """
-    names = service_names(container)
-    services = [getattr(container, name)() for name in names]
-
-    def report(each: Service, error: BaseException) -> None:
-        _log(container, "error", f"{names[services.index(each)]} could not stop", error)
-
-    return stop_all(services, report)
-
-
-@contextlib.contextmanager
-def running(container: containers.Container) -> Iterator[containers.Container]:
-    """Run the block with the container's services started, and stop them all after.
-
-    Raises:
-        ExceptionGroup: the stops that failed, when the block itself succeeded.
-    """
-    start_services(container)
-    try:
-        yield container
-    finally:
-        errors = stop_services(container)
-    if errors:
-        raise ExceptionGroup("stopping the services failed", errors)
-
-
-def _log(
-    container: containers.Container, level: str, message: str, error: BaseException | None = None
-) -> None:
-    """Write to the job's log while the logger service runs: the console only gets one line."""
-    logger_service = container.logger_service()
-    if isinstance(logger_service, LoggerService) and logger_service.running:
-        logger = logger_service.logger().opt(exception=error)
-        logger.log(level.upper(), "{}: {!r}" if error else "{}", message, error)
+def _unstarted(provider: providers.Provider[Any]) -> Service | None:
+    """Return the service a provider would start, built without starting anything, or None."""
+    if isinstance(provider, providers.Object):
+        value = provider()
+    elif isinstance(provider, providers.BaseResource) and provider.provides in (service, _itself):
+        # its section only: the services it uses would start if they were asked for
+        args = [arg() if providers.is_provider(arg) else arg for arg in provider.args]
+        value = provider.provides(*args)
+    else:
+        return None
+    return value if isinstance(value, Service) else None

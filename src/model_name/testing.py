@@ -18,9 +18,10 @@ Fixtures:
         test's folder.
     study_service: a `StudyService` on a journal file in the test's folder (tuning studies).
 
-The three service fixtures are not started: used alone, the code under test starts them (a job
-does, on entering). `container` starts its own services, swapping in `alerts_service`; a test or
-a `conftest.py` that overrides `alerts_service` swaps what the container uses.
+The service fixtures are not started: used alone, the code under test starts them (a job given
+them by hand does, on entering). `container` starts and stops its own services, swapping in
+`alerts_service` with `model_name.containers.given`; a test or a `conftest.py` that overrides
+`alerts_service` swaps what the container uses.
 
 Example:
     def test_my_job(container, alerts_service):
@@ -47,7 +48,6 @@ except ImportError as missing:  # pragma: no cover - pytest is installed whereve
     ) from missing
 
 from model_name.io.services import AlertsService, LoggerService, MlflowService, StudyService
-from model_name.io.services.channels import Severity
 
 if TYPE_CHECKING:
     from model_name.containers import Container
@@ -71,17 +71,10 @@ class RecordingAlertsService(AlertsService):
         """The `(title, message)` of every alert so far, in order."""
         return self._sent
 
-    def notify(
-        self,
-        title: str,
-        message: str,
-        *,
-        markdown: str | None = None,
-        severity: Severity = "info",
-    ) -> None:
+    def notify(self, title: str, message: str) -> None:
         """Record the alert, then send it as the base service would."""
         self._sent.append((title, message))
-        super().notify(title, message, markdown=markdown, severity=severity)
+        super().notify(title, message)
 
 
 # --- MLflow ---------------------------------------------------------------------------------
@@ -188,19 +181,17 @@ def container(
 
     It is configured through the same layers as the command line, `model_name_overrides` on
     top, and its alerts service is the `alerts_service` fixture (a `RecordingAlertsService`).
+    Its services start and stop as the command line's do: `init_resources()` before the test,
+    `shutdown_resources()` after, whatever the test did.
     """
-    from dependency_injector import providers
-
     from model_name.configuration import load_configuration
-    from model_name.containers import create_container, start_services, stop_services
+    from model_name.containers import create_container, given
 
     configuration = load_configuration(overrides=model_name_overrides)
     built = create_container(configuration.settings)
-    built.alerts_service.override(providers.Object(alerts_service))
+    built.alerts_service.override(given(alerts_service))
+    built.init_resources()
     try:
-        start_services(built)
         yield built
     finally:
-        errors = stop_services(built)
-    if errors:
-        raise ExceptionGroup("stopping the container's services failed", errors)
+        built.shutdown_resources()

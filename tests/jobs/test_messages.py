@@ -15,12 +15,12 @@ def test_a_success_says_the_job_the_duration_the_metrics_and_the_link() -> None:
         metrics={"rmse": 53.1234, "r2": 0.4567},
         run_url="http://127.0.0.1:5000/#/experiments/1/runs/ab12",
     )
-    assert (alert.title, alert.severity) == ("training succeeded", "success")
-    assert alert.text == (
+    assert (alert.title, alert.body.severity) == ("training succeeded", "success")
+    assert alert.body == (
         "Job training completed. Duration 1 min 23 s. Metrics: rmse 53.12, r2 0.4567. "
         "Run: http://127.0.0.1:5000/#/experiments/1/runs/ab12"
     )
-    assert alert.markdown == (
+    assert alert.body.markdown == (
         "**Job `training` succeeded.**\n\n"
         "Duration: 1 min 23 s\n\n"
         "- rmse: **53.12**\n- r2: **0.4567**\n\n"
@@ -30,22 +30,22 @@ def test_a_success_says_the_job_the_duration_the_metrics_and_the_link() -> None:
 
 def test_a_failure_gives_the_error_in_one_line() -> None:
     alert = compose("check", "failure", seconds=0.5, error=ValueError("bad\n  `input`"))
-    assert (alert.title, alert.severity) == ("check failed", "failure")
-    assert alert.text == "ValueError: bad `input`. Duration 0.5 s."
-    assert alert.markdown == (
+    assert (alert.title, alert.body.severity) == ("check failed", "failure")
+    assert alert.body == "ValueError: bad `input`. Duration 0.5 s."
+    assert alert.body.markdown == (
         "**Job `check` failed.**\n\nError: `ValueError: bad 'input'`\n\nDuration: 0.5 s"
     )
 
 
 def test_an_interruption_names_the_signal() -> None:
     alert = compose("check", "interrupted", seconds=12.0, error=KeyboardInterrupt())
-    assert (alert.title, alert.severity) == ("check interrupted", "warning")
-    assert alert.text == "Job stopped by KeyboardInterrupt. Duration 12 s."
+    assert (alert.title, alert.body.severity) == ("check interrupted", "warning")
+    assert alert.body == "Job stopped by KeyboardInterrupt. Duration 12 s."
 
 
 def test_a_start_says_the_job_is_running() -> None:
     alert = compose("check", "start")
-    assert (alert.title, alert.text, alert.severity) == (
+    assert (alert.title, alert.body, alert.body.severity) == (
         "check started",
         "Job check is running.",
         "info",

@@ -1,10 +1,11 @@
 """The base of every job: a context that starts its services, runs, reports and stops them.
 
 A job is a pydantic model: its own fields are its parameters (validated from `containers.yaml`,
-the environment and `--set`), and three fields hold the services it uses. Entering the job starts
-the services that are not running yet, logger first; leaving it stops exactly those, in reverse
-order, after logging and alerting the outcome. Whoever starts a service stops it: services started
-by the container are left running for the container to stop.
+the environment and `--set`), and three fields hold the services it uses. Services have one owner:
+a job built by the container (`container.jobs.training()`) uses the container's services, which
+the container starts and stops; a job given its services by hand (`TrainingJob(logger_service=...)`)
+starts them on entering, logger first, and stops the ones it started on leaving, in reverse order,
+after logging and alerting the outcome.
 
 Example:
     >>> class HelloJob(Job):
@@ -89,6 +90,7 @@ class Job(abc.ABC, pdt.BaseModel):
     alert_on: frozenset[AlertEvent] = frozenset({"success", "failure", "interrupted"})
     configuration: dict[str, Any] = pdt.Field(default_factory=dict, repr=False)
 
+    _owns_services: bool = pdt.PrivateAttr(default=True)
     _started: list[Service] = pdt.PrivateAttr(default_factory=list)
     _entered_at: float = pdt.PrivateAttr(default=0.0)
     _run_before: EndedRun | None = pdt.PrivateAttr(default=None)
@@ -115,6 +117,15 @@ class Job(abc.ABC, pdt.BaseModel):
         """Return the fields the container sets: the services and `configuration`."""
         return tuple(dict.fromkeys((*cls.service_fields(), *RESERVED_FIELDS)))
 
+    def with_services_managed_elsewhere(self) -> Self:
+        """Leave the job's services to their owner (the container): the job starts and stops none.
+
+        Returns:
+            The job itself.
+        """
+        self._owns_services = False
+        return self
+
     def services(self) -> tuple[Service, ...]:
         """Return the job's services in start order: logger, alerts, MLflow, then its own."""
         return tuple(getattr(self, name) for name in self.service_fields())
@@ -134,13 +145,14 @@ class Job(abc.ABC, pdt.BaseModel):
         return RunConfig(**{**values, **fields, "tags": tags})
 
     def __enter__(self) -> Self:
-        """Start the services that are not running yet, logger first, and log each one."""
+        """Start the services the job owns, logger first, log each one, and alert the start."""
         self._entered_at = time.monotonic()
         self._run_before = self.mlflow_service.last_run  # a run ended later is this job's
         services = self.services()
-        self._started = start_all(services)
+        self._started = start_all(services) if self._owns_services else []
         for service in services:
             state = "started" if service in self._started else "already running"
+            state = state if self._owns_services else "from the container"
             self.logger_service.logger().debug("{} {}", type(service).__name__, state)
         self.logger_service.logger().info("Job {} starting", self.KIND)
         if notice := self.mlflow_service.offline_notice:  # mode auto, and no server at start
@@ -202,12 +214,10 @@ class Job(abc.ABC, pdt.BaseModel):
             error=error,
             run_url=messages.run_url(uri, run.experiment_id, run.run_id) if run else None,
         )
-        self.alerts_service.notify(
-            alert.title, alert.text, markdown=alert.markdown, severity=alert.severity
-        )
+        self.alerts_service.notify(alert.title, alert.body)
 
     def _stop_started(self, *, failing: bool) -> None:
-        """Stop the services this job started, in reverse order, attempting every one.
+        """Stop the services this job started (none, in a container), in reverse order, every one.
 
         The first stop error is raised after all stops were attempted, unless the job is already
         failing: then it is logged, and the job's own exception is the one that propagates.

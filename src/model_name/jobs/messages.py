@@ -20,7 +20,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from model_name.io.services.channels import Severity
+from model_name.io.services.channels import AlertText, Severity
 
 Event = Literal["start", "success", "failure", "interrupted"]
 
@@ -35,19 +35,15 @@ OUTCOMES: dict[Event, tuple[str, Severity]] = {
 
 @dataclasses.dataclass(frozen=True)
 class AlertMessage:
-    """An alert ready to send.
+    """An alert ready to send: `alerts_service.notify(alert.title, alert.body)`.
 
     Attributes:
         title: the job and the outcome: `training succeeded`.
-        text: the plain-text body, one line.
-        markdown: the Markdown body, for the channels that format it.
-        severity: `info`, `success`, `warning` or `failure`.
+        body: the plain-text body, one line, carrying its Markdown form and severity.
     """
 
     title: str
-    text: str
-    markdown: str
-    severity: Severity
+    body: AlertText
 
 
 def compose(
@@ -95,7 +91,8 @@ def compose(
     if run_url:
         text.append(f"Run: {run_url}")
         markdown.append(f"[Open the run in MLflow]({run_url})")
-    return AlertMessage(f"{kind} {word}", " ".join(text), "\n\n".join(markdown), severity)
+    body = AlertText(" ".join(text), markdown="\n\n".join(markdown), severity=severity)
+    return AlertMessage(f"{kind} {word}", body)
 
 
 def headline(metrics: Mapping[str, float], names: Sequence[str]) -> dict[str, float]:

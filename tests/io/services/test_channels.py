@@ -9,7 +9,7 @@ import pytest
 
 from model_name.errors import ConfigurationError
 from model_name.io.services import AlertsService, masked_command
-from model_name.io.services.channels import mask_url_parts
+from model_name.io.services.channels import AlertText, mask_url_parts
 from model_name.settings import AlertsSettings, is_secret_key
 from tests.helpers.http_server import RecordingHTTPServer
 from tests.helpers.logs import file_logger, lines
@@ -39,7 +39,9 @@ def test_a_json_channel_receives_title_body_and_severity(
 
     # when an alert is sent, with a Markdown body for the channels
     with service:
-        service.notify("training failed", "plain", markdown="**failed**", severity="failure")
+        service.notify(
+            "training failed", AlertText("plain", markdown="**failed**", severity="failure")
+        )
 
     # then the server received one POST with the title, the Markdown body and the failure type
     [request] = http_server.requests
@@ -59,7 +61,7 @@ def test_a_slack_style_webhook_receives_the_alert(http_server: RecordingHTTPServ
     service = alerts(f"mmost://{http_server.netloc}/{WEBHOOK_TOKEN}")
 
     # when an alert is sent, before the service is even started
-    service.notify("check succeeded", "Job check completed.", severity="success")
+    service.notify("check succeeded", AlertText("Job check completed.", severity="success"))
 
     # then the webhook got the Slack-style payload at /hooks/<token>
     [request] = http_server.requests
@@ -76,7 +78,7 @@ def test_an_email_channel_logs_in_and_sends_the_alert(smtp_server: SmtpServer) -
 
     # when an alert is sent
     with service:
-        service.notify("training succeeded", "rmse 53.1", markdown="- rmse: **53.1**")
+        service.notify("training succeeded", AlertText("rmse 53.1", markdown="- rmse: **53.1**"))
 
     # then one mail arrived, with the title as subject, sent after logging in
     [mail] = smtp_server.messages

@@ -27,6 +27,7 @@ from model_name.io.services.alerts import (
     notification_backend_problem,
 )
 from model_name.io.services.base import FailureReport, Service, start_all, stop_all
+from model_name.io.services.channels import AlertText, Severity
 from model_name.io.services.logger import LoggerService
 from model_name.io.services.records import (
     GIT_TIMEOUT_SECONDS,
@@ -50,6 +51,7 @@ __all__ = [
     "NOTIFICATION_PROBE_SECONDS",
     "PACKAGE",
     "SECRET_MASK",
+    "AlertText",
     "AlertsService",
     "EndedRun",
     "FailureReport",
@@ -58,6 +60,7 @@ __all__ = [
     "RunConfig",
     "RunStatus",
     "Service",
+    "Severity",
     "StudyService",
     "Terminated",
     "config_yaml",

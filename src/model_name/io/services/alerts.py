@@ -18,7 +18,7 @@ from typing import Any
 import pydantic as pdt
 
 from model_name.io.services.base import Service
-from model_name.io.services.channels import Severity, check_channels, send_to_channels
+from model_name.io.services.channels import AlertText, check_channels, send_to_channels
 from model_name.io.services.logger import LoggerService
 from model_name.settings import AlertsSettings
 
@@ -87,14 +87,7 @@ class AlertsService(Service, AlertsSettings):
         self._running = False
         self._probed = False
 
-    def notify(
-        self,
-        title: str,
-        message: str,
-        *,
-        markdown: str | None = None,
-        severity: Severity = "info",
-    ) -> None:
+    def notify(self, title: str, message: str) -> None:
         """Send a notification, or log it when notifications are off or cannot be delivered.
 
         Then send it to every channel, within `timeout_seconds` for all of them together.
@@ -103,11 +96,11 @@ class AlertsService(Service, AlertsSettings):
         Args:
             title: the notification's summary line.
             message: the notification's body, plain text (the desktop and the log show it).
-            markdown: the body in Markdown for the channels; None sends them `message`.
-            severity: the alert's kind: `info`, `success`, `warning` or `failure`.
+                An `AlertText` also carries the body in Markdown and the alert's severity,
+                for the channels; the jobs' alerts are `AlertText`s.
         """
         self._notify_desktop(title, message)
-        self._notify_channels(title, message, markdown, severity)
+        self._notify_channels(title, AlertText.of(message))
 
     def _notify_desktop(self, title: str, message: str) -> None:
         try:
@@ -131,9 +124,7 @@ class AlertsService(Service, AlertsSettings):
         except Exception:  # pragma: no cover - the log itself failed: nothing left to tell
             return
 
-    def _notify_channels(
-        self, title: str, message: str, markdown: str | None, severity: Severity
-    ) -> None:
+    def _notify_channels(self, title: str, message: AlertText) -> None:
         urls = self._channel_urls()
         if not urls:
             return
@@ -141,9 +132,9 @@ class AlertsService(Service, AlertsSettings):
             deliveries = send_to_channels(
                 urls,
                 title,
-                message if markdown is None else markdown,
-                markdown=markdown is not None,
-                severity=severity,
+                message if message.markdown is None else message.markdown,
+                markdown=message.markdown is not None,
+                severity=message.severity,
                 timeout=self.timeout_seconds,
                 app_name=self.app_name,
             )

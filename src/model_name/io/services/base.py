@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 import types
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Literal, Self
+from typing import TYPE_CHECKING, Literal, Protocol, Self, TypeVar
 
 import pydantic as pdt
 
@@ -67,16 +67,35 @@ class Service(abc.ABC, pdt.BaseModel):
         return False
 
 
-FailureReport = Callable[[Service, BaseException], None]
+class Startable(Protocol):
+    """What `start_all` and `stop_all` drive: a service, or a container's resource of one."""
+
+    @property
+    def running(self) -> bool:
+        """Whether it is started and not stopped since."""
+
+    def start(self) -> None:
+        """Start it."""
+
+    def stop(self) -> None:
+        """Stop it."""
+
+
+StartableT = TypeVar("StartableT", bound=Startable)
+
+FailureReport = Callable[[StartableT, BaseException], None]
 """Told of a failed start or stop as it happens, while the logger still runs to record it."""
 
 
-def start_all(services: Iterable[Service], report: FailureReport | None = None) -> list[Service]:
+def start_all(
+    services: Iterable[StartableT], report: FailureReport[StartableT] | None = None
+) -> list[StartableT]:
     """Start the services that are not running, in order; on a failure, undo and re-raise.
 
-    The one start-up rule of the application, used by the container and by jobs alike: when a
-    service fails to start, the ones this call started are stopped again, in reverse order (their
-    own stop errors become notes of the start error), and the start error propagates.
+    The one start-up rule of the application, used by the container (on its resources) and by
+    jobs given their services by hand: when a service fails to start, the ones this call started
+    are stopped again, in reverse order (their own stop errors become notes of the start error),
+    and the start error propagates.
 
     Args:
         services: the services in dependency order (a service after those it uses).
@@ -91,8 +110,8 @@ def start_all(services: Iterable[Service], report: FailureReport | None = None) 
         >>> [type(service).__name__ for service in started], stop_all(started)
         (['LoggerService', 'AlertsService'], [])
     """
-    started: list[Service] = []
-    service: Service | None = None
+    started: list[StartableT] = []
+    service: StartableT | None = None
     try:
         for service in services:
             if not service.running:
@@ -107,7 +126,9 @@ def start_all(services: Iterable[Service], report: FailureReport | None = None) 
     return started
 
 
-def stop_all(services: Sequence[Service], report: FailureReport | None = None) -> list[Exception]:
+def stop_all(
+    services: Sequence[StartableT], report: FailureReport[StartableT] | None = None
+) -> list[Exception]:
     """Stop services in reverse order, attempting every one even when a stop raises.
 
     Args:

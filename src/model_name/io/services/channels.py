@@ -21,7 +21,7 @@ import re
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Self
 
 from model_name.errors import ConfigurationError
 from model_name.io.services.records import SECRET_MASK
@@ -31,6 +31,43 @@ if TYPE_CHECKING:
 
 Severity = Literal["info", "success", "warning", "failure"]
 """The kind of an alert, which channels show as a colour or an icon (Apprise's NotifyType)."""
+
+
+class AlertText(str):
+    """An alert's plain-text body that also carries its Markdown form and its severity.
+
+    It is a `str`, so `AlertsService.notify(title, message)` keeps the seeds' signature: a
+    subclass that overrides `notify` with that signature receives the plain text, and passes
+    the Markdown and the severity on untouched when it calls `super().notify(title, message)`.
+    A plain `str` message is an `info` alert whose channels get the text itself.
+
+    Attributes:
+        markdown: the body in Markdown for the channels; None sends them the plain text.
+        severity: `info`, `success`, `warning` or `failure`.
+
+    Example:
+        >>> body = AlertText("rmse 53.1", markdown="- rmse: **53.1**", severity="success")
+        >>> body, body.markdown, body.severity
+        ('rmse 53.1', '- rmse: **53.1**', 'success')
+    """
+
+    markdown: str | None
+    severity: Severity
+
+    def __new__(
+        cls, text: str, *, markdown: str | None = None, severity: Severity = "info"
+    ) -> Self:
+        """Return the text with its Markdown form and severity attached."""
+        body = super().__new__(cls, text)
+        body.markdown = markdown
+        body.severity = severity
+        return body
+
+    @classmethod
+    def of(cls, message: str) -> AlertText:
+        """Return the message as it is when it is an `AlertText`, else as a plain `info` alert."""
+        return message if isinstance(message, AlertText) else cls(message)
+
 
 _CAUSE = re.compile(r"\[Errno -?\d+\][^'\")\]]*|[Rr]ead timed out|timed out")
 """The cause in a socket error's text: `[Errno 111] Connection refused`, `Read timed out`."""
