@@ -27,10 +27,11 @@ from mlflow.tracking import MlflowClient
 
 from model_name.cli import main, run_in_container
 from model_name.configuration import load_configuration
-from model_name.containers import Container, create_container, service_names
+from model_name.containers import Container, create_container
 from model_name.containers import service as build_service
 from model_name.io.services import AlertsService, LoggerService, MlflowService, Service
 from model_name.jobs import JOBS
+from model_name.lifecycle import service_names
 from tests.helpers.doubles import broken
 from tests.helpers.faults import JOB_SECONDS, assert_one_line_error, everything_recorded, runs
 from tests.helpers.jobs import check_command, start_held_check

@@ -30,7 +30,8 @@ ALLOWED: dict[str, set[str]] = {
     "jobs": {"errors", "explainers", "gates", "io", "settings", "signals"},
     # the wiring, and what drives it
     "configuration": {"errors", "jobs", "settings", "sources"},
-    "containers": {"configuration", "io", "jobs", "settings"},
+    "lifecycle": {"io"},
+    "containers": {"configuration", "io", "jobs", "lifecycle", "settings"},
     "runs": {"errors", "io", "redaction", "settings"},
     "entrypoint": {"containers", "jobs"},
     "testing": {"configuration", "containers", "io"},
@@ -39,6 +40,7 @@ ALLOWED: dict[str, set[str]] = {
         "containers",
         "entrypoint",
         "errors",
+        "lifecycle",
         "io",
         "jobs",
         "redaction",

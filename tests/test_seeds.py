@@ -93,11 +93,11 @@ def test_mlflow_service_gives_a_run_context_and_a_client(tracking_uri: str) -> N
     assert status == "FINISHED"
 
 
-def test_job_is_abstract_and_its_exit_never_swallows() -> None:
+def test_job_is_abstract_and_its_exit_never_swallows(mlflow_service: MlflowService) -> None:
     assert inspect.isabstract(Job)
     assert "run" in Job.__abstractmethods__
     assert {"logger_service", "alerts_service", "mlflow_service"} <= set(Job.model_fields)
-    job = SeedJob(alerts_service=AlertsService(enable=False))
+    job = SeedJob(alerts_service=AlertsService(enable=False), mlflow_service=mlflow_service)
     with job as entered:
         assert entered is job
     assert job.__exit__(None, None, None) is False

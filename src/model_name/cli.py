@@ -264,7 +264,8 @@ def _load_configuration(args: argparse.Namespace) -> Configuration:
 
 def _check_services(configuration: Configuration) -> None:
     """Run each service's `check()` (what needs its library: Apprise parses the channel URLs)."""
-    from model_name.containers import check_services, create_container
+    from model_name.containers import create_container
+    from model_name.lifecycle import check_services
 
     check_services(create_container(configuration.settings))
 

@@ -8,7 +8,7 @@ Example:
     >>> alert = compose("training", "success", seconds=83.2, metrics={"rmse": 53.1, "r2": 0.46})
     >>> alert.title
     'training succeeded'
-    >>> alert.text
+    >>> alert.body
     'Job training completed. Duration 1 min 23 s. Metrics: rmse 53.1, r2 0.46.'
 
 """

@@ -72,8 +72,13 @@ def initialize_sqlite_store(uri: str) -> None:
 
 
 def _build_aside(path: Path, query: str) -> None:
-    """Build the store in a temporary file next to it, then move it into place at once."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}{TEMPORARY_SUFFIX}")
+    """Build the store in a temporary file next to it, then move it into place at once.
+
+    The temporary file is named by its absolute path: MLflow caches a store per URI for the life
+    of the process, and a relative URI built again from another folder would get the cached store,
+    which believes its schema already made.
+    """
+    temporary = path.absolute().with_name(f".{path.name}.{os.getpid()}{TEMPORARY_SUFFIX}")
     temporary_uri = f"sqlite:///{temporary}" + (f"?{query}" if query else "")
     try:
         try:
