@@ -39,8 +39,6 @@ if TYPE_CHECKING:
 
     from model_name.configuration import Configuration
 
-EXIT_JOB_FAILED = EXIT_FAILED
-
 PROG = "model_name"
 
 
@@ -235,7 +233,7 @@ def run_in_container(container: Container, job_name: str) -> int:
         if described != said:  # a stop failing for the job's own reason (a full disk): said once
             _error(f"stopping a service failed: {described}")
     if errors and code == EXIT_OK:
-        code = EXIT_JOB_FAILED
+        code = EXIT_FAILED
     if code == EXIT_OK and received:  # a signal came during a successful job's wrap-up
         code = signals.exit_code(received[0])
     return code

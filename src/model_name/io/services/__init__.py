@@ -31,7 +31,6 @@ from model_name.io.services.logger import LoggerService
 from model_name.io.services.records import (
     GIT_TIMEOUT_SECONDS,
     PACKAGE,
-    SECRET_MASK,
     EndedRun,
     RunConfig,
     config_yaml,
@@ -49,7 +48,6 @@ __all__ = [
     "MLFLOW_HTTP_DEFAULTS",
     "NOTIFICATION_PROBE_SECONDS",
     "PACKAGE",
-    "SECRET_MASK",
     "AlertsService",
     "EndedRun",
     "FailureReport",

@@ -20,9 +20,6 @@ import pydantic as pdt
 from model_name.redaction import MASK, mask_url
 from model_name.settings import MAX_ENTITY_KEY_LENGTH, MAX_TAG_VALUE_LENGTH, is_secret_key
 
-SECRET_MASK = MASK
-"""How a secret value (`pydantic.SecretStr`) is written in recorded configurations."""
-
 PACKAGE = "model_name"
 """The distribution whose version is recorded on every run (tag `model_name.version`)."""
 
@@ -129,7 +126,7 @@ def masked_command(argv: list[str]) -> list[str]:
 
 def _masked_setting(setting: str) -> str:
     key, equals, _ = setting.partition("=")
-    return f"{key}={SECRET_MASK}" if equals and is_secret_key(key) else mask_url(setting)
+    return f"{key}={MASK}" if equals and is_secret_key(key) else mask_url(setting)
 
 
 def _git(*arguments: str) -> str | None:
@@ -172,7 +169,7 @@ def _plain(value: Any) -> Any:
     elif isinstance(value, enum.Enum):
         value = value.value
     if isinstance(value, pdt.SecretStr | pdt.SecretBytes):
-        return SECRET_MASK
+        return MASK
     if isinstance(value, Mapping):
         return {str(key): _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
