@@ -42,31 +42,8 @@ MAX_ENTITY_KEY_LENGTH = 250
 MAX_URI_LENGTH = 4096
 """A tracking or registry URI: a bound of ours (the whole file may hold 1 MiB)."""
 
-SECRET_KEY = re.compile(r"(password|passwd|token|secret|credential|api_?key)", re.IGNORECASE)
-"""What the last part of a secret setting's key path says (`tracking_token`, a job's `api_key`)."""
-
-SECRET_PATHS = frozenset({("alerts", "channels")})
-"""Whole key paths that hold secrets though their name does not say so: notification URLs embed
-tokens and passwords."""
-
 CHANNEL_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 """The shape of a notification URL (`scheme://...`, no blanks); Apprise checks the rest."""
-
-
-def is_secret_key(path: str | tuple[str, ...]) -> bool:
-    """Say whether a setting holds a secret, by its key path (`mlflow.tracking_token`).
-
-    A secret's value is taken as plain text, never parsed as YAML, never quoted in an error
-    message, and masked wherever a command line is recorded.
-
-    Example:
-        >>> is_secret_key("mlflow.tracking_token"), is_secret_key(("secrets", "url"))
-        (True, False)
-    """
-    parts = path.split(".") if isinstance(path, str) else path
-    if tuple(parts) in SECRET_PATHS:
-        return True
-    return bool(parts) and SECRET_KEY.search(parts[-1]) is not None
 
 
 def _check_channel(url: pdt.SecretStr) -> pdt.SecretStr:

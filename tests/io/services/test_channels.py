@@ -10,7 +10,8 @@ import pytest
 from model_name.errors import ConfigurationError
 from model_name.io.services import AlertsService, masked_command
 from model_name.io.services.channels import mask_url_parts
-from model_name.settings import AlertsSettings, is_secret_key
+from model_name.redaction import is_secret_key
+from model_name.settings import AlertsSettings
 from tests.helpers.http_server import RecordingHTTPServer
 from tests.helpers.logs import file_logger, lines
 from tests.helpers.servers import free_port

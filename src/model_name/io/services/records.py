@@ -17,8 +17,8 @@ from typing import Annotated, Any
 
 import pydantic as pdt
 
-from model_name.redaction import MASK, mask_url
-from model_name.settings import MAX_ENTITY_KEY_LENGTH, MAX_TAG_VALUE_LENGTH, is_secret_key
+from model_name.redaction import MASK, is_secret_key, mask_url
+from model_name.settings import MAX_ENTITY_KEY_LENGTH, MAX_TAG_VALUE_LENGTH
 
 PACKAGE = "model_name"
 """The distribution whose version is recorded on every run (tag `model_name.version`)."""
@@ -100,7 +100,7 @@ def run_record_tags() -> dict[str, str]:
 def masked_command(argv: list[str]) -> list[str]:
     """Return a command line with the values of secret `--set KEY=VALUE` flags masked.
 
-    A key is secret by `model_name.settings.is_secret_key`, the rule the configuration reads
+    A key is secret by `model_name.redaction.is_secret_key`, the rule the configuration reads
     secrets by (`mlflow.tracking_token`, `mlflow.tracking_password`, ...): the command line is
     recorded on every run (tag `model_name.command`), where a secret must never appear.
 
