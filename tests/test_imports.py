@@ -27,12 +27,13 @@ ALLOWED: dict[str, set[str]] = {
     # the configuration's models and layers (settings reads its sources lazily, at validation)
     "settings": {"sources"},
     "layers": {"errors", "redaction", "yaml_limits"},
-    "sources": {"layers"},
+    "sources": {"layers", "renamed_keys"},
+    "renamed_keys": {"errors", "layers"},
     # services, then jobs built on them
     "io": {"errors", "redaction", "settings", "signals"},
     "jobs": {"errors", "explainers", "gates", "io", "settings", "signals"},
     # the wiring, and what drives it
-    "configuration": {"errors", "jobs", "settings", "sources"},
+    "configuration": {"errors", "jobs", "renamed_keys", "settings", "sources"},
     "containers": {"configuration", "io", "jobs", "settings"},
     "runs": {"errors", "io", "redaction", "settings"},
     "testing": {"configuration", "containers", "io"},
@@ -43,6 +44,7 @@ ALLOWED: dict[str, set[str]] = {
         "io",
         "jobs",
         "redaction",
+        "renamed_keys",
         "runs",
         "signals",
     },

@@ -240,10 +240,22 @@ def run_in_container(container: Container, job_name: str) -> int:
 
 
 def _load_configuration(args: argparse.Namespace) -> Configuration:
+    import warnings
+
     from model_name.configuration import load_configuration
     from model_name.redaction import remember_secrets, secrets_in
+    from model_name.renamed_keys import DeprecatedKeyWarning
 
-    configuration = load_configuration(config_files=args.config, overrides=args.overrides)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeprecatedKeyWarning)
+        configuration = load_configuration(config_files=args.config, overrides=args.overrides)
+    for warning in caught:  # an old key: one line, as the error lines are; others as Python does
+        if issubclass(warning.category, DeprecatedKeyWarning):
+            print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
     # every error line and log line from now on masks them, whatever quotes them
     remember_secrets(secrets_in(configuration.settings))
     return configuration

@@ -57,7 +57,8 @@ def add_runs_commands(
         "--grace",
         metavar="SECONDS",
         type=float,
-        help="how old a heartbeat may be (default: mlflow.reap_grace_seconds, or four heartbeats)",
+        help="how old a heartbeat may be "
+        "(default: mlflow.grace_period_seconds, or four heartbeats)",
     )
     reap.add_argument("--dry-run", action="store_true", help="say what would be reaped, only")
     reap.set_defaults(command=lambda args: _guarded(reap_command, args, load_settings(args)))
@@ -205,8 +206,8 @@ def _tracking(settings: MlflowSettings) -> MlflowService:
     return MlflowService.model_validate(
         {
             **dict(settings),
-            "reap_stale_runs": False,
-            "autolog_disable": True,
+            "reaping": False,
+            "autolog": {"disable": True},
             "outbox": False,
             "mode": "online",
         }

@@ -114,8 +114,9 @@ class AlertsSettings(Settings):
             sent every alert, whatever `enable` says. Secrets: they embed tokens, so they are
             masked wherever the configuration is shown or recorded. From the environment or a
             `--set` flag, several URLs are separated by blanks.
-        timeout_seconds: the most that sending to all channels together may add to a job, per
-            alert; a channel that has not answered by then is logged as failed.
+        channels_timeout_seconds: the most that sending to all channels together may add to a
+            job, per alert; a channel that has not answered by then is logged as failed. (Not
+            `timeout`, which is how long a desktop notification stays on screen.)
     """
 
     # An error must not quote a channel URL: it is a secret.
@@ -125,7 +126,7 @@ class AlertsSettings(Settings):
     app_name: str = pdt.Field(default="model_name", min_length=1)
     timeout: int | None = pdt.Field(default=None, ge=0, le=3600)
     channels: list[ChannelUrl] = pdt.Field(default_factory=list)
-    timeout_seconds: float = pdt.Field(default=10.0, gt=0, le=600)
+    channels_timeout_seconds: float = pdt.Field(default=10.0, gt=0, le=600)
 
     @pdt.field_validator("channels", mode="before")
     @classmethod
@@ -135,6 +136,30 @@ class AlertsSettings(Settings):
             text = value.get_secret_value() if isinstance(value, pdt.SecretStr) else value
             return text.split()
         return value
+
+
+class AutologSettings(Settings):
+    """The options of MLflow's autologging (`mlflow.autolog(...)`), each passed on as is.
+
+    Attributes:
+        disable: turn MLflow's autologging off.
+        disable_for_unsupported_versions: skip autologging for untested library versions.
+        exclusive: let autologging log only to runs it created itself.
+        log_input_examples: log an input example with autologged models.
+        log_model_signatures: log signatures with autologged models.
+        log_models: let autologging log models (the jobs log theirs explicitly).
+        log_datasets: log dataset information with autologged runs.
+        silent: silence MLflow's own autologging messages.
+    """
+
+    disable: bool = False
+    disable_for_unsupported_versions: bool = False
+    exclusive: bool = False
+    log_input_examples: bool = False
+    log_model_signatures: bool = True
+    log_models: bool = False
+    log_datasets: bool = False
+    silent: bool = False
 
 
 class MlflowSettings(Settings):
@@ -149,14 +174,7 @@ class MlflowSettings(Settings):
         tracking_username: basic-auth user for an MLflow server.
         tracking_password: basic-auth password for an MLflow server (a secret: never printed).
         tracking_token: bearer token for an MLflow server (a secret: never printed).
-        autolog_disable: turn MLflow's autologging off.
-        autolog_disable_for_unsupported_versions: skip autologging for untested library versions.
-        autolog_exclusive: let autologging log only to runs it created itself.
-        autolog_log_input_examples: log an input example with autologged models.
-        autolog_log_model_signatures: log signatures with autologged models.
-        autolog_log_models: let autologging log models (the jobs log theirs explicitly).
-        autolog_log_datasets: log dataset information with autologged runs.
-        autolog_silent: silence MLflow's own autologging messages.
+        autolog: the options `start()` passes to `mlflow.autolog()` (`AutologSettings`).
         metrics_flush_size: `MlflowService.log_metrics` buffers metric points and sends them in
             batches; the buffer is sent when it holds this many points (and always when the run
             ends).
@@ -166,10 +184,11 @@ class MlflowSettings(Settings):
         heartbeat_seconds: every run opened by `run_context` records its host, process id and
             process start time, and its heartbeat (tag `model_name.heartbeat`) is refreshed this
             often until it ends.
-        reap_stale_runs: `start()` ends, KILLED, the experiment's RUNNING runs whose process is
-            gone (same host) or whose heartbeat is older than the grace (see `runs reap`).
-        reap_grace_seconds: how old a heartbeat may be before its run counts as dead; None means
-            four heartbeats (`4 * heartbeat_seconds`).
+        reaping: whether `start()` ends, KILLED, the experiment's RUNNING runs whose process is
+            gone (same host) or whose heartbeat is older than the grace period (see `runs reap`).
+        grace_period_seconds: how old a heartbeat may be before its run counts as dead; None
+            means four heartbeats (`4 * heartbeat_seconds`). The same idea, and name, as
+            `optuna.grace_period_seconds` for trials.
         reap_seconds: the most time `start()` spends reaping (it reaps the rest next time).
         outbox: send metric points, params, tags, the run's artifacts `config.yaml` and
             `logs/run.log`, and its end status through a durable local outbox and a background
@@ -200,19 +219,12 @@ class MlflowSettings(Settings):
     tracking_username: str | None = None
     tracking_password: pdt.SecretStr | None = None
     tracking_token: pdt.SecretStr | None = None
-    autolog_disable: bool = False
-    autolog_disable_for_unsupported_versions: bool = False
-    autolog_exclusive: bool = False
-    autolog_log_input_examples: bool = False
-    autolog_log_model_signatures: bool = True
-    autolog_log_models: bool = False
-    autolog_log_datasets: bool = False
-    autolog_silent: bool = False
+    autolog: AutologSettings = pdt.Field(default_factory=AutologSettings)
     metrics_flush_size: int = pdt.Field(default=1000, ge=1)
     metrics_flush_seconds: float = pdt.Field(default=5.0, gt=0)
     heartbeat_seconds: float = pdt.Field(default=30.0, gt=0, le=86_400)
-    reap_stale_runs: bool = True
-    reap_grace_seconds: float | None = pdt.Field(default=None, gt=0)
+    reaping: bool = True
+    grace_period_seconds: float | None = pdt.Field(default=None, gt=0)
     reap_seconds: float = pdt.Field(default=2.0, gt=0, le=3600)
     outbox: bool = True
     outbox_dir: str = pdt.Field(default=".model_name/outbox", min_length=1)
@@ -222,8 +234,8 @@ class MlflowSettings(Settings):
 
     def grace_seconds(self) -> float:
         """Return how old a heartbeat may be before its run counts as dead."""
-        if self.reap_grace_seconds is not None:
-            return self.reap_grace_seconds
+        if self.grace_period_seconds is not None:
+            return self.grace_period_seconds
         return 4 * self.heartbeat_seconds
 
     @pdt.field_validator("registry_name")
