@@ -25,7 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     "signals": {"errors"},
     "yaml_limits": {"errors"},
     # the configuration's models and layers (settings reads its sources lazily, at validation)
-    "settings": {"sources"},
+    "settings": {"renamed_keys", "sources"},
     "layers": {"errors", "redaction", "yaml_limits"},
     "sources": {"layers", "renamed_keys"},
     "renamed_keys": {"errors", "layers"},

@@ -205,3 +205,24 @@ def test_old_keys_are_valid_but_deprecated_in_the_schema() -> None:
 def test_the_new_autolog_section_refuses_unknown_options() -> None:
     with pytest.raises(ConfigurationError, match=r"unknown key mlflow\.autolog\.silence"):
         load_configuration(overrides=["mlflow.autolog.silence=true"], environ={}, config_files=[])
+
+
+def test_a_service_built_in_python_takes_an_old_name_with_the_same_warning() -> None:
+    from model_name.io.services import AlertsService, MlflowService
+
+    with pytest.warns(DeprecatedKeyWarning) as caught:
+        mlflow_service = MlflowService(reap_stale_runs=False, autolog_log_models=True)
+    with pytest.warns(DeprecatedKeyWarning) as caught_too:
+        alerts_service = AlertsService(timeout_seconds=3)
+
+    assert mlflow_service.reaping is False
+    assert mlflow_service.autolog.log_models is True
+    assert alerts_service.channels_timeout_seconds == 3
+    assert [str(warning.message) for warning in [*caught, *caught_too]] == [
+        "mlflow.reap_stale_runs (from MlflowService(reap_stale_runs=...)) is deprecated: use "
+        f"mlflow.reaping; {NEXT_RELEASE}",
+        "mlflow.autolog_log_models (from MlflowService(autolog_log_models=...)) is deprecated: "
+        f"use mlflow.autolog.log_models; {NEXT_RELEASE}",
+        "alerts.timeout_seconds (from AlertsService(timeout_seconds=...)) is deprecated: use "
+        f"alerts.channels_timeout_seconds; {NEXT_RELEASE}",
+    ]

@@ -4,7 +4,8 @@
 under an old key (its value and its origin) to the new key, and warns with one line naming the
 old key, where it was given and the new key. The configuration's sources apply it to every layer
 alike (files, `MODEL_NAME_...` variables, `--set` flags), so validation, `config show` and the
-services only ever see the new names. Settings built in Python take the new names only.
+services only ever see the new names. `rename_old_arguments` applies the same rule to settings and
+services built in Python (`MlflowService(reap_stale_runs=False)`).
 
 Example:
     >>> import warnings
@@ -88,6 +89,24 @@ def rename_old_keys(layer: Layer) -> Layer:
             origins[new + path[len(old) :]] = origins.pop(path)
         warnings.warn(_deprecation(old, new, where), DeprecatedKeyWarning, stacklevel=2)
     return Layer(values, origins)
+
+
+def rename_old_arguments(section: str, owner: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Return a section's keyword arguments with old keys renamed, warning for each.
+
+    The same rule for settings built in Python (`MlflowService(reap_stale_runs=False)`).
+
+    Args:
+        section: the configuration section the arguments are (`mlflow`).
+        owner: the class given them, named in the warning (`MlflowService`).
+        arguments: the keyword arguments, as given.
+    """
+    if not any(old[0] == section and old[1] in arguments for old in RENAMED_KEYS):
+        return arguments
+    origins: dict[KeyPath, str] = {(section, key): f"{owner}({key}=...)" for key in arguments}
+    renamed = rename_old_keys(Layer({section: dict(arguments)}, origins))
+    values: dict[str, Any] = renamed.values[section]
+    return values
 
 
 def _deprecation(old: KeyPath, new: KeyPath, where: str) -> str:

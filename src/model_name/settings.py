@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import pydantic as pdt
 from pydantic_core import PydanticCustomError
@@ -63,6 +63,23 @@ class Settings(pdt.BaseModel):
     """Base of every settings model: unknown keys are errors, values are checked on assignment."""
 
     model_config = pdt.ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+    config_section: ClassVar[str | None] = None
+    """The configuration section the model is, where its renamed keys are looked up (`mlflow`)."""
+
+    @pdt.model_validator(mode="before")
+    @classmethod
+    def _renamed_arguments(cls, data: Any) -> Any:
+        """Take a renamed key under its old name for one release, with a warning.
+
+        The configuration's layers do the same (`model_name.renamed_keys`); this is for settings
+        and services built in Python: `MlflowService(reap_stale_runs=False)`.
+        """
+        if cls.config_section is None or not isinstance(data, dict):
+            return data
+        from model_name.renamed_keys import rename_old_arguments
+
+        return rename_old_arguments(cls.config_section, cls.__name__, data)
 
 
 class LoggerSettings(Settings):
@@ -121,6 +138,7 @@ class AlertsSettings(Settings):
 
     # An error must not quote a channel URL: it is a secret.
     model_config = pdt.ConfigDict(hide_input_in_errors=True)
+    config_section: ClassVar[str | None] = "alerts"
 
     enable: bool = True
     app_name: str = pdt.Field(default="model_name", min_length=1)
@@ -203,6 +221,8 @@ class MlflowSettings(Settings):
             `model_name runs sync` uploads offline runs to the server later.
         offline_dir: the offline store's folder (`mlflow.db` and `artifacts/`).
     """
+
+    config_section: ClassVar[str | None] = "mlflow"
 
     tracking_uri: str = pdt.Field(
         default=DEFAULT_TRACKING_URI, min_length=1, max_length=MAX_URI_LENGTH
