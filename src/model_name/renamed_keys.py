@@ -21,7 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import warnings
 from typing import Any
 
@@ -66,7 +65,7 @@ def rename_old_keys(layer: Layer) -> Layer:
     """
     if not any(_parent(layer.values, old) is not None for old in RENAMED_KEYS):
         return layer
-    values: dict[str, Any] = copy.deepcopy(layer.values)
+    values = _copy_mappings(layer.values)
     origins = dict(layer.origins)
     for old, new in RENAMED_KEYS.items():
         parent = _parent(values, old)
@@ -118,6 +117,14 @@ def _deprecation(old: KeyPath, new: KeyPath, where: str) -> str:
         f"{_dotted(old)} (from {where}) is deprecated: use {use}; "
         "the old key stops working in the next release"
     )
+
+
+def _copy_mappings(values: dict[str, Any]) -> dict[str, Any]:
+    """Copy the nested mappings a rename may change, and only them: values are not copied."""
+    return {
+        key: _copy_mappings(value) if isinstance(value, dict) else value
+        for key, value in values.items()
+    }
 
 
 def _parent(values: dict[str, Any], path: KeyPath, create: bool = False) -> dict[str, Any] | None:
