@@ -49,7 +49,7 @@ def log_with_service(
     service = MlflowService(
         tracking_uri=tracking_uri,
         experiment_name="metrics-benchmark",
-        autolog_disable=True,
+        autolog={"disable": True},
         outbox=outbox,
         outbox_dir=tempfile.mkdtemp(prefix="outbox-"),
     )

@@ -167,7 +167,7 @@ def test_dead_channels_cost_at_most_the_bound_and_change_no_exit_code(
     http_server.mode = "hang"
     dead = [
         f"alerts.channels=json://{http_server.netloc}/hang mmost://127.0.0.1:{free_port()}/x1y2z3",
-        "alerts.timeout_seconds=2",
+        "alerts.channels_timeout_seconds=2",
     ]
 
     # when the same job runs with them, succeeding, then failing

@@ -1,12 +1,15 @@
-"""Who may import whom inside model_name: the layers of the README's "Layout", enforced.
+"""Who may import whom inside model_name: the layers of the README's "Layout", and no cycle.
 
-The rules are written out here by hand; the test reads every module's imports (top-level and
-inside functions) with `ast`, so a lazy import is held to the same rules as an eager one.
+The rules are written out here by hand; the test reads every module's imports (top-level, inside
+functions and under `TYPE_CHECKING`) with `ast`, so a lazy import is held to the same rules as an
+eager one. Beside the rules between parts, no module may reach itself back through its imports:
+a lazy import only hides a cycle until the day someone moves it to the top of the file.
 """
 
 from __future__ import annotations
 
 import ast
+from collections import deque
 from pathlib import Path
 
 import model_name
@@ -22,14 +25,15 @@ ALLOWED: dict[str, set[str]] = {
     "signals": {"errors"},
     "yaml_limits": {"errors"},
     # the configuration's models and layers (settings reads its sources lazily, at validation)
-    "settings": {"sources"},
-    "layers": {"errors", "settings", "yaml_limits"},
-    "sources": {"layers"},
+    "settings": {"renamed_keys", "sources"},
+    "layers": {"errors", "redaction", "yaml_limits"},
+    "sources": {"layers", "renamed_keys"},
+    "renamed_keys": {"errors", "layers"},
     # services, then jobs built on them
     "io": {"errors", "redaction", "settings", "signals"},
     "jobs": {"errors", "explainers", "gates", "io", "settings", "signals"},
     # the wiring, and what drives it
-    "configuration": {"errors", "jobs", "settings", "sources"},
+    "configuration": {"errors", "jobs", "renamed_keys", "settings", "sources"},
     "lifecycle": {"io"},
     "containers": {"configuration", "io", "jobs", "lifecycle", "settings"},
     "runs": {"errors", "io", "redaction", "settings"},
@@ -44,6 +48,7 @@ ALLOWED: dict[str, set[str]] = {
         "io",
         "jobs",
         "redaction",
+        "renamed_keys",
         "runs",
         "signals",
     },
@@ -110,3 +115,91 @@ def test_the_rule_reader_sees_lazy_and_package_level_imports(tmp_path: Path) -> 
 
     # then each import counts
     assert imported_parts(source) == {"gates", "io", "jobs"}
+
+
+# --- no cycle between modules ---------------------------------------------------------------
+
+
+def module_name(path: Path, root: Path) -> str:
+    """`<root>/io/services/tracking.py` -> `model_name.io.services.tracking` (root's name first)."""
+    parts = [root.name, *path.relative_to(root).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path, root: Path, modules: set[str]) -> set[str]:
+    """The modules of the package a source file imports: `from a.b import c` is `a.b.c` when
+    that is a module, else `a.b`; relative imports are resolved from the file's package."""
+    here = module_name(path, root)
+    package = here if path.name == "__init__.py" else here.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1])
+                base = f"{anchor}.{base}" if base else anchor
+            for alias in node.names:
+                found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base)
+    return (found & modules) - {here}
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """Each module of the package under `root`, and the package's modules it imports."""
+    paths = {module_name(path, root): path for path in sorted(root.rglob("*.py"))}
+    modules = set(paths)
+    return {name: imported_modules(path, root, modules) for name, path in paths.items()}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[str]:
+    """Every module that reaches itself back, as the shortest such path: `a -> b -> a`."""
+    found: set[str] = set()
+    for start in sorted(graph):
+        came_from: dict[str, str] = {}
+        queue = deque([start])
+        while queue:
+            module = queue.popleft()
+            for imported in sorted(graph[module]):
+                if imported == start:
+                    path = [module]
+                    while path[-1] != start:
+                        path.append(came_from[path[-1]])
+                    loop = [start, *reversed(path[:-1])]
+                    first = loop.index(min(loop))  # one spelling per cycle, whoever starts it
+                    loop = loop[first:] + loop[:first]
+                    found.add(" -> ".join([*loop, loop[0]]))
+                    queue.clear()
+                    break
+                if imported not in came_from and imported != start:
+                    came_from[imported] = module
+                    queue.append(imported)
+    return sorted(found)
+
+
+def test_no_module_imports_itself_back() -> None:
+    assert cycles(import_graph(PACKAGE)) == []
+
+
+def test_the_cycle_finder_sees_a_cycle_closed_by_a_lazy_import(tmp_path: Path) -> None:
+    # given the cycle the configuration once had: layers -> settings, settings -> sources only
+    # inside a function, sources -> layers
+    root = tmp_path / "model_name"
+    root.mkdir()
+    (root / "__init__.py").write_text("")
+    (root / "layers.py").write_text("from model_name.settings import is_secret_key\n")
+    (root / "settings.py").write_text(
+        "def sources():\n    from model_name.sources import layer_sources\n"
+    )
+    (root / "sources.py").write_text("from model_name.layers import Layer\n")
+    (root / "errors.py").write_text("")
+    (root / "cli.py").write_text("from . import errors\nimport model_name.sources\n")
+
+    # when the finder reads the package
+    graph = import_graph(root)
+
+    # then it sees each import (relative ones too) and names the cycle once
+    assert graph["model_name.cli"] == {"model_name.errors", "model_name.sources"}
+    assert cycles(graph) == [
+        "model_name.layers -> model_name.settings -> model_name.sources -> model_name.layers"
+    ]

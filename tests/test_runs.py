@@ -11,7 +11,6 @@ import pytest
 from mlflow import MlflowClient
 
 from model_name.cli import main
-from model_name.runs import _safe_uri
 from tests.helpers.servers import free_port
 from tests.helpers.tracking import left_run
 
@@ -145,8 +144,18 @@ def test_sync_against_a_server_that_does_not_answer_is_one_line_and_exit_1(
     assert "s3cr3t" not in err[0]
 
 
-def test_a_password_in_a_store_uri_is_never_printed() -> None:
-    assert _safe_uri("https://me:s3cr3t@mlflow.example.com:5000/x") == (
-        "https://me:***@mlflow.example.com:5000/x"
-    )
-    assert _safe_uri("sqlite:///mlflow.db") == "sqlite:///mlflow.db"
+def test_a_password_in_the_store_uri_is_masked_in_the_error_line(
+    mlflow_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a store URI with a password in it, on a real server
+    uri = mlflow_server.replace("http://", "http://me:s3cr3t@")
+
+    # when the experiment asked for does not exist there
+    code = main(["runs", "reap", "--experiment", "nope", "--set", f"mlflow.tracking_uri={uri}"])
+
+    # then the one error line names the store with its password masked as everywhere else
+    err = capsys.readouterr().err
+    assert code == 2
+    masked = mlflow_server.replace("http://", "http://me:**********@")
+    assert err.splitlines()[-1] == f"model_name: error: no experiment named 'nope' at {masked}"
+    assert "s3cr3t" not in err

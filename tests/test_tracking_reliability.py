@@ -72,7 +72,7 @@ def test_sigkilled_jobs_are_all_reaped_and_a_healthy_one_is_not_touched(
                     "--set",
                     "jobs.check.hold_seconds=60",
                     "--set",
-                    "mlflow.reap_stale_runs=false",
+                    "mlflow.reaping=false",
                 )
                 jobs.append((log, start_check(log, *store, *flags)))
             for log, process in jobs:

@@ -39,8 +39,6 @@ if TYPE_CHECKING:
 
     from model_name.configuration import Configuration
 
-EXIT_JOB_FAILED = EXIT_FAILED
-
 PROG = "model_name"
 
 
@@ -237,7 +235,7 @@ def run_in_container(container: Container, job_name: str) -> int:
         if described != said:  # a stop failing for the job's own reason (a full disk): said once
             _error(f"stopping a service failed: {described}")
     if errors and code == EXIT_OK:
-        code = EXIT_JOB_FAILED
+        code = EXIT_FAILED
     if code == EXIT_OK and received:  # a signal came during a successful job's wrap-up
         code = signals.exit_code(received[0])
     return code
@@ -253,10 +251,22 @@ def _shutdown(container: Container) -> list[Exception]:
 
 
 def _load_configuration(args: argparse.Namespace) -> Configuration:
+    import warnings
+
     from model_name.configuration import load_configuration
     from model_name.redaction import remember_secrets, secrets_in
+    from model_name.renamed_keys import DeprecatedKeyWarning
 
-    configuration = load_configuration(config_files=args.config, overrides=args.overrides)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeprecatedKeyWarning)
+        configuration = load_configuration(config_files=args.config, overrides=args.overrides)
+    for warning in caught:  # an old key: one line, as the error lines are; others as Python does
+        if issubclass(warning.category, DeprecatedKeyWarning):
+            print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
     # every error line and log line from now on masks them, whatever quotes them
     remember_secrets(secrets_in(configuration.settings))
     return configuration

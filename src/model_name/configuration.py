@@ -130,7 +130,30 @@ def settings_schema(jobs: Mapping[str, type[pdt.BaseModel]] | None = None) -> di
         **services,
     )
     schema: dict[str, Any] = whole.model_json_schema(mode="validation")
+    _add_renamed_keys(schema)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
+
+
+def _add_renamed_keys(schema: dict[str, Any]) -> None:
+    """Accept the old keys still read for one release, marked `deprecated` (editors strike them)."""
+    from model_name.renamed_keys import RENAMED_KEYS
+
+    def properties(path: KeyPath) -> dict[str, Any]:
+        node = schema
+        for part in path:
+            node = node["properties"][part]
+            if "$ref" in node:
+                node = schema["$defs"][node["$ref"].rpartition("/")[2]]
+        found: dict[str, Any] = node["properties"]
+        return found
+
+    for old, new in RENAMED_KEYS.items():
+        current = properties(new[:-1])[new[-1]]
+        properties(old[:-1])[old[-1]] = {
+            **{key: value for key, value in current.items() if key != "title"},
+            "deprecated": True,
+            "description": f"Deprecated: use {'.'.join(new)} (read for one more release).",
+        }
 
 
 def _registered_jobs() -> dict[str, type[pdt.BaseModel]]:

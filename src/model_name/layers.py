@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from model_name.errors import ConfigurationError
-from model_name.settings import is_secret_key
+from model_name.redaction import is_secret_key
 from model_name.yaml_limits import compose_bounded, read_text_bounded, safe_load_bounded
 
 ENV_PREFIX = "MODEL_NAME_"

@@ -1,10 +1,12 @@
-"""Keep secrets out of every output: URIs' user-info, known secret values, in any text.
+"""What is a secret, and how it is kept out of every output: URIs' user-info, known values.
 
 Settings named like secrets (`tracking_password`) are `SecretStr` and masked by pydantic; a secret
 can also hide inside any URI-shaped setting (`http://user:PASSWORD@host`, `postgresql://user:
 PASSWORD@db/mlflow`, storage and channel URLs), and then reach the console through an exception's
 text (MLflow quotes the URL it failed to reach). This module is the one rule for both:
 
+- `is_secret_key` says which settings hold secrets, by their key path: their values are read as
+  plain text, never quoted in an error, masked wherever a command line is recorded;
 - `mask_url` masks the user-info of URIs in a text, wherever they are;
 - `mask_secrets_in_text` also replaces each known secret value (and its URL-quoted form);
 - `remember_secrets` / `known_secrets` keep the process's secret values, read from the
@@ -49,8 +51,31 @@ _USERINFO = re.compile(
     r"(?:(?P<user>[^\s/?#@:'\"<>]*):(?P<password>[^\s'\"<>]*)|(?P<token>[^\s/?#@:'\"<>]+))@"
 )
 
+SECRET_KEY = re.compile(r"(password|passwd|token|secret|credential|api_?key)", re.IGNORECASE)
+"""What the last part of a secret setting's key path says (`tracking_token`, a job's `api_key`)."""
+
+SECRET_PATHS = frozenset({("alerts", "channels")})
+"""Whole key paths that hold secrets though their name does not say so: notification URLs embed
+tokens and passwords."""
+
 _lock = threading.Lock()
 _secrets: set[str] = set()
+
+
+def is_secret_key(path: str | tuple[str, ...]) -> bool:
+    """Say whether a setting holds a secret, by its key path (`mlflow.tracking_token`).
+
+    A secret's value is taken as plain text, never parsed as YAML, never quoted in an error
+    message, and masked wherever a command line is recorded.
+
+    Example:
+        >>> is_secret_key("mlflow.tracking_token"), is_secret_key(("secrets", "url"))
+        (True, False)
+    """
+    parts = path.split(".") if isinstance(path, str) else path
+    if tuple(parts) in SECRET_PATHS:
+        return True
+    return bool(parts) and SECRET_KEY.search(parts[-1]) is not None
 
 
 def mask_url(text: str) -> str:

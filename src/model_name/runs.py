@@ -19,7 +19,8 @@ import argparse
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from model_name.errors import UsageError
+from model_name.errors import EXIT_FAILED, EXIT_OK, ModelNameError, ServiceError, UsageError
+from model_name.redaction import mask_url
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -56,7 +57,8 @@ def add_runs_commands(
         "--grace",
         metavar="SECONDS",
         type=float,
-        help="how old a heartbeat may be (default: mlflow.reap_grace_seconds, or four heartbeats)",
+        help="how old a heartbeat may be "
+        "(default: mlflow.grace_period_seconds, or four heartbeats)",
     )
     reap.add_argument("--dry-run", action="store_true", help="say what would be reaped, only")
     reap.set_defaults(command=lambda args: _guarded(reap_command, args, load_settings(args)))
@@ -88,26 +90,24 @@ def _guarded(
     args: argparse.Namespace,
     settings: MlflowSettings,
 ) -> int:
-    """Run a `runs` command; a tracking error is one line on stderr and exit code 1."""
-    import sys
+    """Run a `runs` command; a tracking error becomes a `ServiceError` (exit code 1).
 
+    The command line's one error path prints it: one line, secrets masked.
+    """
     try:
         return command(args, settings)
-    except UsageError:
+    except ModelNameError:
         raise
     except Exception as error:
-        from model_name.redaction import mask_url
-
-        message = mask_url(" ".join(str(error).split()))
-        print(f"model_name: error: {type(error).__name__}: {message}", file=sys.stderr)
-        return 1
+        message = " ".join(str(error).split())
+        raise ServiceError(f"{type(error).__name__}: {message}") from error
 
 
 def reap_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
     """Reap the dead RUNNING runs of one experiment; print one line per run and a summary.
 
     Returns:
-        0, also when there was nothing to reap.
+        `EXIT_OK`, also when there was nothing to reap.
 
     Raises:
         UsageError: the experiment does not exist, or the grace is not positive.
@@ -121,7 +121,7 @@ def reap_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
     with _tracking(settings) as service:
         experiment = service.client().get_experiment_by_name(name)
         if experiment is None:
-            raise UsageError(f"no experiment named {name!r} at {_safe_uri(settings.tracking_uri)}")
+            raise UsageError(f"no experiment named {name!r} at {mask_url(settings.tracking_uri)}")
         report = reap_stale_runs(
             service.client(), [experiment.experiment_id], grace, dry_run=args.dry_run
         )
@@ -132,14 +132,15 @@ def reap_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
         f"{verb} {len(report.reaped)} run(s) in experiment {name!r}; "
         f"{report.alive} RUNNING run(s) alive, {report.unknown} without a heartbeat left alone"
     )
-    return 0
+    return EXIT_OK
 
 
 def sync_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
     """Send what ended jobs left in the outbox for the configured store; print a summary.
 
     Returns:
-        0 when nothing is left to send, 1 when the store did not take everything in time.
+        `EXIT_OK` when nothing is left to send, `EXIT_FAILED` when the store did not take
+        everything in time.
     """
     import time
     from pathlib import Path
@@ -149,7 +150,7 @@ def sync_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
 
     if args.to:
         settings = settings.model_copy(update={"tracking_uri": args.to, "registry_uri": None})
-    uri = _safe_uri(settings.tracking_uri)
+    uri = mask_url(settings.tracking_uri)
     with _tracking(settings) as service:
         outbox = Outbox(Path(settings.outbox_dir), settings.tracking_uri)
         outbox.adopt()
@@ -173,10 +174,10 @@ def sync_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
                 f"{summary}; {sum(left.values())} item(s) of {len(left)} run(s) left in "
                 f"{outbox.path}: the store did not take them in {args.timeout:g} s, sync again"
             )
-            return 1
+            return EXIT_FAILED
         print(f"{summary}; nothing left to send", flush=True)
         _upload_offline_runs(settings, service.client(), uri)
-    return 0
+    return EXIT_OK
 
 
 def _upload_offline_runs(settings: MlflowSettings, target: MlflowClient, uri: str) -> None:
@@ -205,21 +206,9 @@ def _tracking(settings: MlflowSettings) -> MlflowService:
     return MlflowService.model_validate(
         {
             **dict(settings),
-            "reap_stale_runs": False,
-            "autolog_disable": True,
+            "reaping": False,
+            "autolog": {"disable": True},
             "outbox": False,
             "mode": "online",
         }
     )
-
-
-def _safe_uri(uri: str) -> str:
-    """Return a URI with any password it embeds masked (`https://user:***@host`)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))

@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import pydantic as pdt
 from pydantic_core import PydanticCustomError
@@ -42,31 +42,8 @@ MAX_ENTITY_KEY_LENGTH = 250
 MAX_URI_LENGTH = 4096
 """A tracking or registry URI: a bound of ours (the whole file may hold 1 MiB)."""
 
-SECRET_KEY = re.compile(r"(password|passwd|token|secret|credential|api_?key)", re.IGNORECASE)
-"""What the last part of a secret setting's key path says (`tracking_token`, a job's `api_key`)."""
-
-SECRET_PATHS = frozenset({("alerts", "channels")})
-"""Whole key paths that hold secrets though their name does not say so: notification URLs embed
-tokens and passwords."""
-
 CHANNEL_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 """The shape of a notification URL (`scheme://...`, no blanks); Apprise checks the rest."""
-
-
-def is_secret_key(path: str | tuple[str, ...]) -> bool:
-    """Say whether a setting holds a secret, by its key path (`mlflow.tracking_token`).
-
-    A secret's value is taken as plain text, never parsed as YAML, never quoted in an error
-    message, and masked wherever a command line is recorded.
-
-    Example:
-        >>> is_secret_key("mlflow.tracking_token"), is_secret_key(("secrets", "url"))
-        (True, False)
-    """
-    parts = path.split(".") if isinstance(path, str) else path
-    if tuple(parts) in SECRET_PATHS:
-        return True
-    return bool(parts) and SECRET_KEY.search(parts[-1]) is not None
 
 
 def _check_channel(url: pdt.SecretStr) -> pdt.SecretStr:
@@ -86,6 +63,23 @@ class Settings(pdt.BaseModel):
     """Base of every settings model: unknown keys are errors, values are checked on assignment."""
 
     model_config = pdt.ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+    config_section: ClassVar[str | None] = None
+    """The configuration section the model is, where its renamed keys are looked up (`mlflow`)."""
+
+    @pdt.model_validator(mode="before")
+    @classmethod
+    def _renamed_arguments(cls, data: Any) -> Any:
+        """Take a renamed key under its old name for one release, with a warning.
+
+        The configuration's layers do the same (`model_name.renamed_keys`); this is for settings
+        and services built in Python: `MlflowService(reap_stale_runs=False)`.
+        """
+        if cls.config_section is None or not isinstance(data, dict):
+            return data
+        from model_name.renamed_keys import rename_old_arguments
+
+        return rename_old_arguments(cls.config_section, cls.__name__, data)
 
 
 class LoggerSettings(Settings):
@@ -137,18 +131,20 @@ class AlertsSettings(Settings):
             sent every alert, whatever `enable` says. Secrets: they embed tokens, so they are
             masked wherever the configuration is shown or recorded. From the environment or a
             `--set` flag, several URLs are separated by blanks.
-        timeout_seconds: the most that sending to all channels together may add to a job, per
-            alert; a channel that has not answered by then is logged as failed.
+        channels_timeout_seconds: the most that sending to all channels together may add to a
+            job, per alert; a channel that has not answered by then is logged as failed. (Not
+            `timeout`, which is how long a desktop notification stays on screen.)
     """
 
     # An error must not quote a channel URL: it is a secret.
     model_config = pdt.ConfigDict(hide_input_in_errors=True)
+    config_section: ClassVar[str | None] = "alerts"
 
     enable: bool = True
     app_name: str = pdt.Field(default="model_name", min_length=1)
     timeout: int | None = pdt.Field(default=None, ge=0, le=3600)
     channels: list[ChannelUrl] = pdt.Field(default_factory=list)
-    timeout_seconds: float = pdt.Field(default=10.0, gt=0, le=600)
+    channels_timeout_seconds: float = pdt.Field(default=10.0, gt=0, le=600)
 
     @pdt.field_validator("channels", mode="before")
     @classmethod
@@ -158,6 +154,30 @@ class AlertsSettings(Settings):
             text = value.get_secret_value() if isinstance(value, pdt.SecretStr) else value
             return text.split()
         return value
+
+
+class AutologSettings(Settings):
+    """The options of MLflow's autologging (`mlflow.autolog(...)`), each passed on as is.
+
+    Attributes:
+        disable: turn MLflow's autologging off.
+        disable_for_unsupported_versions: skip autologging for untested library versions.
+        exclusive: let autologging log only to runs it created itself.
+        log_input_examples: log an input example with autologged models.
+        log_model_signatures: log signatures with autologged models.
+        log_models: let autologging log models (the jobs log theirs explicitly).
+        log_datasets: log dataset information with autologged runs.
+        silent: silence MLflow's own autologging messages.
+    """
+
+    disable: bool = False
+    disable_for_unsupported_versions: bool = False
+    exclusive: bool = False
+    log_input_examples: bool = False
+    log_model_signatures: bool = True
+    log_models: bool = False
+    log_datasets: bool = False
+    silent: bool = False
 
 
 class MlflowSettings(Settings):
@@ -172,14 +192,7 @@ class MlflowSettings(Settings):
         tracking_username: basic-auth user for an MLflow server.
         tracking_password: basic-auth password for an MLflow server (a secret: never printed).
         tracking_token: bearer token for an MLflow server (a secret: never printed).
-        autolog_disable: turn MLflow's autologging off.
-        autolog_disable_for_unsupported_versions: skip autologging for untested library versions.
-        autolog_exclusive: let autologging log only to runs it created itself.
-        autolog_log_input_examples: log an input example with autologged models.
-        autolog_log_model_signatures: log signatures with autologged models.
-        autolog_log_models: let autologging log models (the jobs log theirs explicitly).
-        autolog_log_datasets: log dataset information with autologged runs.
-        autolog_silent: silence MLflow's own autologging messages.
+        autolog: the options `start()` passes to `mlflow.autolog()` (`AutologSettings`).
         metrics_flush_size: `MlflowService.log_metrics` buffers metric points and sends them in
             batches; the buffer is sent when it holds this many points (and always when the run
             ends).
@@ -189,10 +202,11 @@ class MlflowSettings(Settings):
         heartbeat_seconds: every run opened by `run_context` records its host, process id and
             process start time, and its heartbeat (tag `model_name.heartbeat`) is refreshed this
             often until it ends.
-        reap_stale_runs: `start()` ends, KILLED, the experiment's RUNNING runs whose process is
-            gone (same host) or whose heartbeat is older than the grace (see `runs reap`).
-        reap_grace_seconds: how old a heartbeat may be before its run counts as dead; None means
-            four heartbeats (`4 * heartbeat_seconds`).
+        reaping: whether `start()` ends, KILLED, the experiment's RUNNING runs whose process is
+            gone (same host) or whose heartbeat is older than the grace period (see `runs reap`).
+        grace_period_seconds: how old a heartbeat may be before its run counts as dead; None
+            means four heartbeats (`4 * heartbeat_seconds`). The same idea, and name, as
+            `optuna.grace_period_seconds` for trials.
         reap_seconds: the most time `start()` spends reaping (it reaps the rest next time).
         outbox: send metric points, params, tags, the run's artifacts `config.yaml` and
             `logs/run.log`, and its end status through a durable local outbox and a background
@@ -207,6 +221,8 @@ class MlflowSettings(Settings):
             `model_name runs sync` uploads offline runs to the server later.
         offline_dir: the offline store's folder (`mlflow.db` and `artifacts/`).
     """
+
+    config_section: ClassVar[str | None] = "mlflow"
 
     tracking_uri: str = pdt.Field(
         default=DEFAULT_TRACKING_URI, min_length=1, max_length=MAX_URI_LENGTH
@@ -223,19 +239,12 @@ class MlflowSettings(Settings):
     tracking_username: str | None = None
     tracking_password: pdt.SecretStr | None = None
     tracking_token: pdt.SecretStr | None = None
-    autolog_disable: bool = False
-    autolog_disable_for_unsupported_versions: bool = False
-    autolog_exclusive: bool = False
-    autolog_log_input_examples: bool = False
-    autolog_log_model_signatures: bool = True
-    autolog_log_models: bool = False
-    autolog_log_datasets: bool = False
-    autolog_silent: bool = False
+    autolog: AutologSettings = pdt.Field(default_factory=AutologSettings)
     metrics_flush_size: int = pdt.Field(default=1000, ge=1)
     metrics_flush_seconds: float = pdt.Field(default=5.0, gt=0)
     heartbeat_seconds: float = pdt.Field(default=30.0, gt=0, le=86_400)
-    reap_stale_runs: bool = True
-    reap_grace_seconds: float | None = pdt.Field(default=None, gt=0)
+    reaping: bool = True
+    grace_period_seconds: float | None = pdt.Field(default=None, gt=0)
     reap_seconds: float = pdt.Field(default=2.0, gt=0, le=3600)
     outbox: bool = True
     outbox_dir: str = pdt.Field(default=".model_name/outbox", min_length=1)
@@ -245,8 +254,8 @@ class MlflowSettings(Settings):
 
     def grace_seconds(self) -> float:
         """Return how old a heartbeat may be before its run counts as dead."""
-        if self.reap_grace_seconds is not None:
-            return self.reap_grace_seconds
+        if self.grace_period_seconds is not None:
+            return self.grace_period_seconds
         return 4 * self.heartbeat_seconds
 
     @pdt.field_validator("registry_name")

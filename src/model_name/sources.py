@@ -47,6 +47,7 @@ from model_name.layers import (
     mlflow_layer,
     override_layer,
 )
+from model_name.renamed_keys import rename_old_keys
 
 __all__ = ["DEFAULT_CONFIG_FILE", "Inputs", "KeyPath", "LayerSource", "layer_sources", "reading"]
 
@@ -72,8 +73,12 @@ class LayerSource(PydanticBaseSettingsSource):
         return self.layer.values.get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        """Read the layer and return its values (pydantic-settings merges them by key)."""
-        self.layer = self.read()
+        """Read the layer and return its values (pydantic-settings merges them by key).
+
+        Keys given under an old name are moved to their new one, with a warning
+        (`model_name.renamed_keys`): the same rule for files, variables and flags.
+        """
+        self.layer = rename_old_keys(self.read())
         return dict(self.layer.values)
 
 

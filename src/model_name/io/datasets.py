@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 """The file suffixes a table may have: CSV, or Parquet (`.parquet` or `.pq`)."""
 
+SAMPLE_SOURCE = "sklearn.datasets.load_diabetes"
+"""The source name of the sample data set (`load_sample`): what a run records as its `inputs`
+when a job reads no file, and how evaluation knows to load the sample again."""
+
 SAMPLE_TARGET = "target"
 """The target column of the sample data set (`load_sample`)."""
 
@@ -54,7 +58,7 @@ def load_sample() -> pd.DataFrame:
     Returns:
         A frame of 442 rows: the features `age`, `sex`, `bmi`, `bp`, `s1`..`s6` and `target`.
     """
-    from sklearn.datasets import load_diabetes
+    from sklearn.datasets import load_diabetes  # SAMPLE_SOURCE
 
     frame: pd.DataFrame = load_diabetes(as_frame=True).frame
     return frame

@@ -276,7 +276,7 @@ def held_out_split(
             "give an evaluation table with jobs.evaluation.inputs"
         )
     source, target = params["inputs"], params["target"]
-    if source == "sklearn.datasets.load_diabetes":
+    if source == datasets.SAMPLE_SOURCE:
         frame = datasets.load_sample()
     elif Path(source).is_file():
         frame = datasets.read_table(Path(source))

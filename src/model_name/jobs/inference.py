@@ -51,7 +51,7 @@ class InferenceJob(Job):
         logger = self.logger_service.logger()
         name = self.mlflow_service.registry_name
         wanted = registries.wanted_version(self.alias, self.version)
-        source = str(self.inputs) if self.inputs else "sklearn.datasets.load_diabetes"
+        source = str(self.inputs) if self.inputs else datasets.SAMPLE_SOURCE
         config = self.run_config(description=f"Predict with {wanted} of '{name}' for {source}.")
         with self.mlflow_service.run_context(config) as run:
             client = self.mlflow_service.client()

@@ -129,7 +129,7 @@ class TrainingJob(Job):
         from mlflow.data.pandas_dataset import from_pandas
 
         if self.inputs is None:
-            source = CodeDatasetSource({"loader": "sklearn.datasets.load_diabetes"})
+            source = CodeDatasetSource({"loader": datasets.SAMPLE_SOURCE})
             return from_pandas(frame, source=source, targets=self.target, name="diabetes")
         with warnings.catch_warnings():  # MLflow registers the local file source twice
             warnings.filterwarnings("ignore", "The specified dataset source", UserWarning)
@@ -144,7 +144,7 @@ class TrainingJob(Job):
         from sklearn.model_selection import train_test_split
 
         logger = self.logger_service.logger()
-        source = str(self.inputs) if self.inputs else "sklearn.datasets.load_diabetes"
+        source = str(self.inputs) if self.inputs else datasets.SAMPLE_SOURCE
         tags = {}
         if self.study is not None:
             logger.info(

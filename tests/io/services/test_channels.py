@@ -10,7 +10,8 @@ import pytest
 from model_name.errors import ConfigurationError
 from model_name.io.services import AlertsService, masked_command
 from model_name.io.services.channels import AlertText, mask_url_parts
-from model_name.settings import AlertsSettings, is_secret_key
+from model_name.redaction import is_secret_key
+from model_name.settings import AlertsSettings
 from tests.helpers.http_server import RecordingHTTPServer
 from tests.helpers.logs import file_logger, lines
 from tests.helpers.servers import free_port
@@ -20,10 +21,14 @@ WEBHOOK_TOKEN = "hook-t0ken-4f9a2c7e1b"
 JSON_PASSWORD = "json-pa55-9d8e7f"
 
 
-def alerts(*channels: str, timeout_seconds: float = 5.0) -> AlertsService:
+def alerts(*channels: str, channels_timeout_seconds: float = 5.0) -> AlertsService:
     """An alerts service with the desktop off (alerts also go to the log) and these channels."""
     return AlertsService.model_validate(
-        {"enable": False, "channels": list(channels), "timeout_seconds": timeout_seconds}
+        {
+            "enable": False,
+            "channels": list(channels),
+            "channels_timeout_seconds": channels_timeout_seconds,
+        }
     )
 
 
@@ -101,7 +106,7 @@ def test_a_hanging_and_a_refusing_channel_cost_at_most_the_bound_and_are_logged_
     service = alerts(
         f"json://{http_server.netloc}/hang",
         f"mmost://127.0.0.1:{closed}/{WEBHOOK_TOKEN}",
-        timeout_seconds=1.0,
+        channels_timeout_seconds=1.0,
     )
     log = file_logger(tmp_path, level="DEBUG")
 

@@ -142,3 +142,27 @@ def test_params_and_tags_go_straight_to_the_store_with_the_outbox_off(
     assert data.params == {"alpha": "0.5"}
     assert data.tags["stage"] == "try"
     assert service.drain(0)  # nothing to wait for without an outbox
+
+
+@pytest.mark.parametrize(
+    ("uri", "filed_under"),
+    [
+        ("http://me:s3cr3t@127.0.0.1:5000", "http://me:**********@127.0.0.1:5000"),
+        ("https://s3cr3t@mlflow.example.com", "https://**********@mlflow.example.com"),
+        ("sqlite:///mlflow.db", "sqlite:///mlflow.db"),
+    ],
+)
+def test_rows_are_filed_under_the_store_with_its_credentials_masked(
+    tmp_path: Path, uri: str, filed_under: str
+) -> None:
+    # given an outbox for a store whose URI holds a password or a token
+    outbox = Outbox(tmp_path / "outbox", uri)
+
+    # when a row is written
+    outbox.put("run", "tags", {"stage": "test"})
+    outbox.close()
+
+    # then the file names the store as every output does: credentials masked
+    with sqlite3.connect(tmp_path / "outbox" / "outbox.db") as connection:
+        stores = [store for (store,) in connection.execute("SELECT DISTINCT store FROM items")]
+    assert stores == [filed_under]

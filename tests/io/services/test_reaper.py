@@ -164,7 +164,7 @@ def test_start_leaves_runs_alone_when_reaping_is_off(
     mine = client.create_experiment("mine", (tmp_path / "a").as_uri())
     dead = left_run(client, mine, host="gpu-07", heartbeat_age_s=600)
 
-    with MlflowService(tracking_uri=tracking_uri, experiment_name="mine", reap_stale_runs=False):
+    with MlflowService(tracking_uri=tracking_uri, experiment_name="mine", reaping=False):
         pass
 
     assert status(client, dead) == "RUNNING"

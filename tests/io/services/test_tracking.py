@@ -95,9 +95,7 @@ def test_every_autolog_option_reaches_mlflow(tracking_uri: str) -> None:
         "log_datasets": False,
         "silent": True,
     }
-    service = MlflowService(
-        tracking_uri=tracking_uri, **{f"autolog_{key}": value for key, value in options.items()}
-    )
+    service = MlflowService.model_validate({"tracking_uri": tracking_uri, "autolog": options})
 
     # when the service starts, then mlflow.autolog received each of them
     with service:

@@ -32,7 +32,6 @@ from model_name.io.services.logger import LoggerService
 from model_name.io.services.records import (
     GIT_TIMEOUT_SECONDS,
     PACKAGE,
-    SECRET_MASK,
     EndedRun,
     RunConfig,
     config_yaml,
@@ -50,7 +49,6 @@ __all__ = [
     "MLFLOW_HTTP_DEFAULTS",
     "NOTIFICATION_PROBE_SECONDS",
     "PACKAGE",
-    "SECRET_MASK",
     "AlertText",
     "AlertsService",
     "EndedRun",

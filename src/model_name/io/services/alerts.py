@@ -3,7 +3,7 @@
 Desktop notifications go through plyer, or to the log when they cannot work. On Linux, whether a
 notification can be delivered is checked once, at start, on D-Bus: plyer itself cannot tell (its
 `notify-send` backend ignores failures). Channels are sent by `model_name.io.services.channels`,
-bounded by `timeout_seconds`.
+bounded by `channels_timeout_seconds`.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ class AlertsService(Service, AlertsSettings):
     when plyer raises, alerts go to the log instead, and the first one says why, once.
     With `enable=False` alerts go to the log at INFO. Each URL of `channels` is sent every
     alert as well (whatever `enable` says, started or not), all at once, within
-    `timeout_seconds`; a failed channel is logged as a warning naming its index and Apprise's
-    privacy form of its URL, with the reason. `notify()` never raises, and works before
+    `channels_timeout_seconds`; a failed channel is logged as a warning naming its index and
+    Apprise's privacy form of its URL, with the reason. `notify()` never raises, and works before
     `start()` too: it checks the desktop backend on first use, as `start()` would.
 
     Attributes:
@@ -90,7 +90,7 @@ class AlertsService(Service, AlertsSettings):
     def notify(self, title: str, message: str) -> None:
         """Send a notification, or log it when notifications are off or cannot be delivered.
 
-        Then send it to every channel, within `timeout_seconds` for all of them together.
+        Then send it to every channel, within `channels_timeout_seconds` for all of them together.
         Never raises: an alert must not break the job it reports on.
 
         Args:
@@ -135,7 +135,7 @@ class AlertsService(Service, AlertsSettings):
                 message if message.markdown is None else message.markdown,
                 markdown=message.markdown is not None,
                 severity=message.severity,
-                timeout=self.timeout_seconds,
+                timeout=self.channels_timeout_seconds,
                 app_name=self.app_name,
             )
             logger = self.logger_service.logger()

@@ -22,10 +22,10 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from model_name.errors import ServiceError
 from model_name.io.services.heartbeat import process_alive, process_started
+from model_name.redaction import mask_url
 
 Kind = Literal["metrics", "params", "tags", "artifacts", "end"]
 
@@ -42,15 +42,6 @@ CREATE TABLE IF NOT EXISTS items (
 );
 CREATE INDEX IF NOT EXISTS items_owner ON items (store, owner, id);
 """
-
-
-def store_key(tracking_uri: str) -> str:
-    """Return the tracking URI rows are filed under, any password in it removed."""
-    parts = urlsplit(tracking_uri)
-    if parts.password is None:
-        return tracking_uri
-    netloc = f"{parts.username}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def this_owner() -> str:
@@ -89,7 +80,7 @@ class Outbox:
 
     def __init__(self, folder: Path, tracking_uri: str) -> None:
         self.folder = folder
-        self.store = store_key(tracking_uri)
+        self.store = mask_url(tracking_uri)  # rows are filed by store, never with its password
         self.owner = this_owner()
         self._local = threading.local()
         try:

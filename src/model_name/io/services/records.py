@@ -17,11 +17,8 @@ from typing import Annotated, Any
 
 import pydantic as pdt
 
-from model_name.redaction import MASK, mask_url
-from model_name.settings import MAX_ENTITY_KEY_LENGTH, MAX_TAG_VALUE_LENGTH, is_secret_key
-
-SECRET_MASK = MASK
-"""How a secret value (`pydantic.SecretStr`) is written in recorded configurations."""
+from model_name.redaction import MASK, is_secret_key, mask_url
+from model_name.settings import MAX_ENTITY_KEY_LENGTH, MAX_TAG_VALUE_LENGTH
 
 PACKAGE = "model_name"
 """The distribution whose version is recorded on every run (tag `model_name.version`)."""
@@ -103,7 +100,7 @@ def run_record_tags() -> dict[str, str]:
 def masked_command(argv: list[str]) -> list[str]:
     """Return a command line with the values of secret `--set KEY=VALUE` flags masked.
 
-    A key is secret by `model_name.settings.is_secret_key`, the rule the configuration reads
+    A key is secret by `model_name.redaction.is_secret_key`, the rule the configuration reads
     secrets by (`mlflow.tracking_token`, `mlflow.tracking_password`, ...): the command line is
     recorded on every run (tag `model_name.command`), where a secret must never appear.
 
@@ -129,7 +126,7 @@ def masked_command(argv: list[str]) -> list[str]:
 
 def _masked_setting(setting: str) -> str:
     key, equals, _ = setting.partition("=")
-    return f"{key}={SECRET_MASK}" if equals and is_secret_key(key) else mask_url(setting)
+    return f"{key}={MASK}" if equals and is_secret_key(key) else mask_url(setting)
 
 
 def _git(*arguments: str) -> str | None:
@@ -172,7 +169,7 @@ def _plain(value: Any) -> Any:
     elif isinstance(value, enum.Enum):
         value = value.value
     if isinstance(value, pdt.SecretStr | pdt.SecretBytes):
-        return SECRET_MASK
+        return MASK
     if isinstance(value, Mapping):
         return {str(key): _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple | set | frozenset):

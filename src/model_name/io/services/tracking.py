@@ -54,7 +54,7 @@ class MlflowService(Service, ReliableTracking):
     """Track runs, metrics and models with MLflow.
 
     `start()` imports MLflow, sets the tracking and registry URIs and the experiment (created when
-    missing), configures autologging with every `autolog_*` field, and exports the credentials
+    missing), configures autologging with its `autolog` options, and exports the credentials
     as `MLFLOW_TRACKING_USERNAME` / `_PASSWORD` / `_TOKEN`. MLflow writes its settings into
     `os.environ`; `stop()` puts every `MLFLOW_*` variable back as it was before `start()`, turns
     autologging off and ends, FAILED, any run left open, so nothing leaks into the next job or
@@ -139,7 +139,7 @@ class MlflowService(Service, ReliableTracking):
         except BaseException:
             self._restore()
             raise
-        if self.reap_stale_runs:
+        if self.reaping:
             _attempt("reap the stale runs", lambda: self._reap(experiment.experiment_id))
         beats = self.client()  # its own client: the heartbeat thread must not share a session
         self._heartbeat = Heartbeat(
@@ -170,16 +170,7 @@ class MlflowService(Service, ReliableTracking):
 
     def autolog_options(self) -> dict[str, bool]:
         """Return the keyword arguments `start()` gives `mlflow.autolog`."""
-        return {
-            "disable": self.autolog_disable,
-            "disable_for_unsupported_versions": self.autolog_disable_for_unsupported_versions,
-            "exclusive": self.autolog_exclusive,
-            "log_input_examples": self.autolog_log_input_examples,
-            "log_model_signatures": self.autolog_log_model_signatures,
-            "log_models": self.autolog_log_models,
-            "log_datasets": self.autolog_log_datasets,
-            "silent": self.autolog_silent,
-        }
+        return self.autolog.model_dump()
 
     def client(self) -> MlflowClient:
         """Return an MLflow client on the service's tracking and registry URIs."""

@@ -16,7 +16,8 @@ import pydantic as pdt
 
 from model_name.io.services.base import _loguru
 from model_name.io.services.offline import offline_uri, server_answers
-from model_name.io.services.outbox import Outbox, store_key
+from model_name.io.services.outbox import Outbox
+from model_name.redaction import mask_url
 from model_name.settings import MlflowSettings
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ class ReliableTracking(MlflowSettings):
         if self.mode != "auto" or self._online is None:
             return None
         return (
-            f"The tracking server at {store_key(self._online[0])} does not answer: runs are "
+            f"The tracking server at {mask_url(self._online[0])} does not answer: runs are "
             f"tracked offline into {self.offline_dir}; `model_name runs sync` uploads them."
         )
 
@@ -133,7 +134,7 @@ class ReliableTracking(MlflowSettings):
             _loguru().warning(
                 "MLflow: the tracking server at {} does not answer; tracking offline into {}: "
                 "`model_name runs sync` uploads the runs when it is back",
-                store_key(self._online[0]),
+                mask_url(self._online[0]),
                 self.offline_dir,
             )
 
