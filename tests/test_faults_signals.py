@@ -12,6 +12,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.helpers.faults import JOB_SECONDS, assert_one_line_error, runs
+from tests.helpers.http_server import RecordingHTTPServer
 from tests.helpers.jobs import start_held_check
 
 
@@ -54,18 +55,27 @@ def test_a_second_signal_during_the_wrap_up_lets_it_finish(
 
 @pytest.mark.slow
 def test_a_third_signal_quits_at_once_with_the_first_signals_code(
-    job_log: Path, tracking_uri: str
+    job_log: Path, tracking_uri: str, http_server: RecordingHTTPServer
 ) -> None:
-    # given a job holding its run open, terminated
+    # given a job holding its run open, whose wrap-up waits on an alert channel that never
+    # answers (so the wrap-up lasts, however quick or loaded the machine), terminated
+    http_server.mode = "hang"
     process = start_held_check(
-        job_log, dict(os.environ), "--set", f"mlflow.tracking_uri={tracking_uri}"
+        job_log,
+        dict(os.environ),
+        "--set",
+        f"mlflow.tracking_uri={tracking_uri}",
+        "--set",
+        f"alerts.channels=json://{http_server.netloc}/hang",
+        "--set",
+        "alerts.channels_timeout_seconds=20",
     )
     process.send_signal(signal.SIGTERM)
 
-    # when the user insists twice more as the wrap-up begins
-    wait_for(job_log, "ends KILLED")
+    # when the user insists twice more during the wrap-up
+    wait_for(job_log, "Alert: check interrupted")
     process.send_signal(signal.SIGINT)
-    time.sleep(0.01)
+    time.sleep(0.2)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=JOB_SECONDS)
 
