@@ -1,6 +1,7 @@
 """The command line: run a job, list the jobs, show the configuration.
 
     model_name run JOB [--config FILE]... [--set KEY=VALUE]... [--dry-run]
+    model_name run pipeline [NAME] [--force STEP]... [--no-cache] [--dry-run] [...]
     model_name jobs
     model_name config show [JOB] [--config FILE]... [--set KEY=VALUE]... [--sources]
     model_name config schema
@@ -106,12 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", parents=[layers], help="run a job", description="Run a job in its services."
     )
-    run.add_argument("job", metavar="JOB", help="the job to run (see `model_name jobs`)")
+    run.add_argument(
+        "job", metavar="JOB", help="the job to run (see `model_name jobs`), or `pipeline`"
+    )
+    run.add_argument("name", metavar="NAME", nargs="?", help="`run pipeline NAME`: the pipeline")
     run.add_argument(
         "--dry-run",
         action="store_true",
-        help="validate the configuration and stop before starting any service",
+        help="validate the configuration and stop before starting any service "
+        "(a pipeline: also say which steps would run or be reused, and why)",
     )
+    run.add_argument("--force", metavar="STEP", action="append", default=[], help="run this step")
+    run.add_argument("--no-cache", action="store_true", help="a pipeline: run every step")
     run.set_defaults(command=run_command)
 
     jobs = commands.add_parser("jobs", help="list the jobs", description="List the jobs.")
@@ -174,6 +181,15 @@ def config_schema_command(args: argparse.Namespace) -> int:
 
 def run_command(args: argparse.Namespace) -> int:
     """Validate the configuration, start the services, run the job and stop everything."""
+    if args.job == "pipeline":
+        from model_name.pipelines.command import run_pipeline_command
+
+        return run_pipeline_command(
+            _load_configuration(args), args.name, dry_run=args.dry_run, force=args.force,
+            no_cache=args.no_cache,
+        )  # fmt: skip
+    if args.name is not None or args.force or args.no_cache:
+        raise UsageError("NAME, --force and --no-cache go with `run pipeline` only")
     job_type = _check_job(args.job)
     configuration = _load_configuration(args)
     if args.dry_run:
