@@ -108,7 +108,8 @@ class PipelineRunner:
         upstream: list[dict[str, Any]] = []
         rerun_before: str | None = None
         plan = []
-        for step in self.steps:
+        for declared in self.steps:
+            step = declared.with_upstream(_outputs_by_step(upstream))
             parts = self.parts(step, upstream, client)
             fingerprint = fp.step_fingerprint(parts)
             forced = self._forced(step)
@@ -174,7 +175,8 @@ class PipelineRunner:
         from model_name.io.services import RunConfig
 
         upstream: list[dict[str, Any]] = []
-        for step, outcome in zip(self.steps, self.outcomes, strict=True):
+        for declared, outcome in zip(self.steps, self.outcomes, strict=True):
+            step = declared.with_upstream(_outputs_by_step(upstream))
             parts = self.parts(step, upstream, client)
             fingerprint = fp.step_fingerprint(parts)
             verdict = self._decide(
@@ -223,6 +225,10 @@ class PipelineRunner:
 
     def _log(self, message: str, *args: Any) -> None:
         self.container.logger_service().logger().info(message, *args)
+
+
+def _outputs_by_step(upstream: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    return {entry["step"]: entry["outputs"] for entry in upstream}
 
 
 def _upstream_entry(step: Step, fingerprint: str, outputs: Mapping[str, str]) -> dict[str, Any]:

@@ -27,6 +27,9 @@ class StepSettings(pdt.BaseModel):
         name: the step's name in the pipeline (`--force NAME`); the job's name by default.
         overrides: values that replace the job section's ones for this step only
             (`{study: model_name}` trains from the tuning study).
+        use: parameters taken from an earlier step's outputs, when the step comes up:
+            `{version: training.version}` evaluates the version the training step registered
+            (a step reads what the step before it wrote).
     """
 
     model_config = pdt.ConfigDict(extra="forbid")
@@ -34,6 +37,16 @@ class StepSettings(pdt.BaseModel):
     job: str = pdt.Field(min_length=1)
     name: str = pdt.Field(default="", pattern=rf"{STEP_NAME}|^$")
     overrides: dict[str, Any] = pdt.Field(default_factory=dict)
+    use: dict[str, str] = pdt.Field(default_factory=dict)
+
+    @pdt.field_validator("use")
+    @classmethod
+    def _step_dot_output(cls, use: dict[str, str]) -> dict[str, str]:
+        for param, source in use.items():
+            step, _, output = source.partition(".")
+            if not step or not output:
+                raise ValueError(f"use.{param}: expected STEP.OUTPUT (training.version), not {source!r}")
+        return use
 
     @pdt.model_validator(mode="after")
     def _named(self) -> Self:
@@ -79,8 +92,12 @@ def default_pipelines() -> dict[str, PipelineSettings]:
     steps: list[dict[str, Any]] = [
         {"job": "tuning"},
         {"job": "training", "overrides": {"study": "model_name"}},
-        {"job": "evaluation"},
-        {"job": "promotion", "overrides": {"require_evaluation": True}},
+        {"job": "evaluation", "use": {"version": "training.version"}},
+        {
+            "job": "promotion",
+            "overrides": {"require_evaluation": True},
+            "use": {"version": "training.version"},
+        },
         {"job": "inference"},
     ]
     return {LIFECYCLE: PipelineSettings.model_validate({"steps": steps})}

@@ -28,12 +28,28 @@ class Step:
         kind: the job's `KIND`.
         params: the job's parameters (section + overrides), validated, as JSON values.
         overrides: the step's overrides alone (what the factory call passes).
+        use: parameters taken from earlier steps' outputs: `{version: ("training", "version")}`.
     """
 
     name: str
     kind: str
     params: dict[str, Any]
     overrides: dict[str, Any]
+    use: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+
+    def with_upstream(self, outputs: Mapping[str, Mapping[str, str]]) -> Step:
+        """Return the step with its `use` parameters filled from earlier steps' outputs.
+
+        A missing output (the step before it recorded none) leaves the parameter as it is.
+        """
+        taken = {
+            param: outputs[step][output]
+            for param, (step, output) in self.use.items()
+            if output in outputs.get(step, {})
+        }
+        return dataclasses.replace(
+            self, params={**self.params, **taken}, overrides={**self.overrides, **taken}
+        )
 
 
 def pipeline_named(configuration: Configuration, name: str | None) -> tuple[str, PipelineSettings]:
@@ -98,7 +114,19 @@ def validate_pipeline(
                 f"{path}.overrides.{key} (from {where}): {detail['msg']}"
             ) from None
         values = _sorted_sets(job.model_dump(include=set(params)))
-        steps.append(Step(step.name, step.job, values, dict(step.overrides)))
+        use = {}
+        before = [earlier.name for earlier in pipeline.steps[:index]]
+        for param, source in step.use.items():
+            upstream, _, output = source.partition(".")
+            if param not in params:
+                raise ConfigurationError(f"unknown key {path}.use.{param} (from {where})")
+            if upstream not in before:
+                raise ConfigurationError(
+                    f"{path}.use.{param} (from {where}): {upstream!r} is not a step before "
+                    f"{step.name!r} (before it: {', '.join(before) or 'none'})"
+                )
+            use[param] = (upstream, output)
+        steps.append(Step(step.name, step.job, values, dict(step.overrides), use))
     return steps
 
 
