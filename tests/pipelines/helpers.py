@@ -18,12 +18,13 @@ def run_pipeline(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, d
     code = main(["run", "pipeline", *args])
     out = capsys.readouterr().out
     print(out)  # shown when the test fails: each step's reason
-    statuses = {}
-    for line in out.splitlines():
-        found = STEP_LINE.match(line)
-        if found:
-            statuses[found.group(1)] = found.group(2)
-    return code, statuses
+    return code, statuses(out)
+
+
+def statuses(out: str) -> dict[str, str]:
+    """Each step's status in a pipeline's output (`model_name: STEP: ran (run ...)...`)."""
+    found = (STEP_LINE.match(line) for line in out.splitlines())
+    return {match.group(1): match.group(2) for match in found if match}
 
 
 def ran(statuses: dict[str, str]) -> set[str]:
