@@ -104,9 +104,9 @@ def _store_as_is(settings: Any) -> tuple[Any, str | None]:
     from mlflow import MlflowClient
 
     uri = settings.mlflow.tracking_uri
-    client = MlflowClient(tracking_uri=uri, registry_uri=settings.mlflow.registry_uri or uri)
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        return client, None
+        return None, None  # a client would create it (and run its migrations)
+    client = MlflowClient(tracking_uri=uri, registry_uri=settings.mlflow.registry_uri or uri)
     experiment = client.get_experiment_by_name(settings.mlflow.experiment_name)
     return client, experiment.experiment_id if experiment is not None else None
 

@@ -67,6 +67,8 @@ def state(kind: str, params: Mapping[str, Any], client: Any, registry_name: str)
     """Return what a step reads from shared state now: the version it would act on, or ''."""
     if kind not in ("evaluation", "promotion", "inference"):
         return ""
+    if client is None:  # no store yet (a dry run): nothing registered
+        return "none"
     from model_name.io import registries
 
     alias = params.get("alias") if kind != "promotion" else None

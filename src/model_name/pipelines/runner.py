@@ -113,10 +113,10 @@ class PipelineRunner:
             parts = self.parts(step, upstream, client)
             fingerprint = fp.step_fingerprint(parts)
             forced = self._forced(step)
-            if forced is None and rerun_before is not None:
-                forced = f"{rerun_before} runs before it"
             if forced is None and experiment_id is None:
                 forced = "no tracking store or experiment yet"
+            if forced is None and rerun_before is not None:
+                forced = f"{rerun_before} runs before it"
             verdict = self._decide(client, experiment_id, step, fingerprint, parts, forced)
             status = "would reuse" if verdict.reuse else "would run"
             plan.append(StepOutcome(step.name, status, verdict.reuse or "", verdict.why))
