@@ -6,6 +6,7 @@
     model_name config show [JOB] [--config FILE]... [--set KEY=VALUE]... [--sources]
     model_name config schema
     model_name runs reap [--experiment NAME] [--grace SECONDS] [--dry-run]
+    model_name pipeline export [NAME] --format argo|airflow [--image IMAGE]
 
 Exit codes: 0 success; 1 the job failed; 2 bad command line or configuration; 130 interrupted
 (SIGINT); 143 terminated (SIGTERM).
@@ -33,6 +34,7 @@ from model_name.errors import (
     UsageError,
     exit_code,
 )
+from model_name.pipelines.export import add_pipeline_commands
 from model_name.runs import add_runs_commands
 
 if TYPE_CHECKING:
@@ -119,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--force", metavar="STEP", action="append", default=[], help="run this step")
     run.add_argument("--no-cache", action="store_true", help="a pipeline: run every step")
+    run.add_argument(
+        "--only", metavar="STEP", help="a pipeline: run this step, the ones before it reused"
+    )
     run.set_defaults(command=run_command)
 
     jobs = commands.add_parser("jobs", help="list the jobs", description="List the jobs.")
@@ -143,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     schema.set_defaults(command=config_schema_command)
     add_runs_commands(commands, layers, lambda args: _load_configuration(args).settings.mlflow)
+    add_pipeline_commands(commands, layers, _load_configuration)
     return parser
 
 
@@ -186,10 +192,10 @@ def run_command(args: argparse.Namespace) -> int:
 
         return run_pipeline_command(
             _load_configuration(args), args.name, dry_run=args.dry_run, force=args.force,
-            no_cache=args.no_cache,
+            no_cache=args.no_cache, only=args.only,
         )  # fmt: skip
-    if args.name is not None or args.force or args.no_cache:
-        raise UsageError("NAME, --force and --no-cache go with `run pipeline` only")
+    if args.name is not None or args.force or args.no_cache or args.only:
+        raise UsageError("NAME, --force, --no-cache and --only go with `run pipeline` only")
     job_type = _check_job(args.job)
     configuration = _load_configuration(args)
     if args.dry_run:

@@ -74,9 +74,7 @@ def test_an_unknown_pipeline_or_step_is_named_with_the_nearest_one(
     assert main(["run", "pipeline", "chekcs", *checks_project]) == 2
     assert "did you mean 'checks'?" in capsys.readouterr().err
     assert main(["run", "pipeline", "checks", "--force", "third", *checks_project]) == 2
-    assert "--force third: no such step in pipeline checks (first, second)" in (
-        capsys.readouterr().err
-    )
+    assert "no step 'third' in pipeline checks (steps: first, second)" in capsys.readouterr().err
     assert main(["run", "check", "--no-cache", *checks_project]) == 2
 
 

@@ -53,7 +53,7 @@ def prepare(
     for forced in force:
         if forced not in names:
             raise UsageError(
-                f"--force {forced}: no such step in pipeline {name} ({', '.join(names)})"
+                f"no step {forced!r} in pipeline {name} (steps: {', '.join(names)})"
             )
     return name, steps, pipeline.alert_each_step
 
@@ -65,18 +65,19 @@ def run_pipeline_command(
     dry_run: bool = False,
     force: Collection[str] = (),
     no_cache: bool = False,
+    only: str | None = None,
 ) -> int:
     """Validate a pipeline, then print its plan or run it; return the exit code."""
     from model_name.containers import check_services, create_container
 
-    name, steps, alert_each_step = prepare(configuration, name, force)
+    name, steps, alert_each_step = prepare(configuration, name, [*force, *([only] if only else [])])
     container = create_container(configuration.settings)
     if dry_run:
         check_services(container)
         return print_plan(container, name, steps, configuration.settings, force, no_cache)
     return run_pipeline(
         container, name, steps, configuration.settings, force=force, no_cache=no_cache,
-        alert_each_step=alert_each_step,
+        alert_each_step=alert_each_step, only=only,
     )  # fmt: skip
 
 
@@ -120,6 +121,7 @@ def run_pipeline(
     force: Collection[str] = (),
     no_cache: bool = False,
     alert_each_step: bool = False,
+    only: str | None = None,
 ) -> int:
     """Start the container's services once, run the steps, alert once, stop the services.
 
@@ -131,7 +133,7 @@ def run_pipeline(
 
     runner = PipelineRunner(
         container, name, steps, settings, force=force, no_cache=no_cache,
-        alert_each_step=alert_each_step,
+        alert_each_step=alert_each_step, only=only,
     )  # fmt: skip
     failure: BaseException | None = None
     started = False

@@ -50,6 +50,8 @@ class PipelineRunner:
         settings: the whole settings (service settings that enter the fingerprints).
         force: step names to run whatever their fingerprint says.
         no_cache: run every step.
+        only: run this step alone: the steps before it must be reusable (an orchestrator ran
+            them), the steps after it are left to their own commands.
         alert_each_step: let each step's job send its own alerts.
     """
 
@@ -63,15 +65,18 @@ class PipelineRunner:
         force: Collection[str] = (),
         no_cache: bool = False,
         alert_each_step: bool = False,
+        only: str | None = None,
     ) -> None:
         self.container = container
+        self.only = only
         self.name = name
         self.steps = steps
         self.settings = settings
         self.force = set(force)
         self.no_cache = no_cache
         self.alert_each_step = alert_each_step
-        self.outcomes = [StepOutcome(step.name) for step in steps]
+        names = [step.name for step in steps]
+        self.outcomes = [StepOutcome(step.name) for step in steps[: _end(names, only)]]
         self._code_cache: dict[str, Any] = {}
 
     def parts(self, step: Step, upstream: list[dict[str, Any]], client: Any) -> dict[str, str]:
@@ -94,6 +99,8 @@ class PipelineRunner:
         return str(job_type.__module__)
 
     def _forced(self, step: Step) -> str | None:
+        if self.only is not None and step.name != self.only:
+            return None  # a step before --only STEP is only ever reused
         if self.no_cache:
             return "--no-cache"
         if step.name in self.force:
@@ -175,7 +182,7 @@ class PipelineRunner:
         from model_name.io.services import RunConfig
 
         upstream: list[dict[str, Any]] = []
-        for declared, outcome in zip(self.steps, self.outcomes, strict=True):
+        for declared, outcome in zip(self.steps[: len(self.outcomes)], self.outcomes, strict=True):
             step = declared.with_upstream(_outputs_by_step(upstream))
             parts = self.parts(step, upstream, client)
             fingerprint = fp.step_fingerprint(parts)
@@ -183,6 +190,13 @@ class PipelineRunner:
                 client, experiment_id, step, fingerprint, parts, self._forced(step)
             )
             outcome.why = verdict.why
+            if self.only not in (None, step.name) and verdict.reuse is None:
+                from model_name.errors import JobError
+
+                outcome.status = "failed"
+                raise JobError(
+                    f"step {step.name} must run before {self.only} (run it first): {verdict.why}"
+                )
             if verdict.reuse is not None:
                 outcome.status, outcome.run_id, outcome.outputs = (
                     "reused",
@@ -225,6 +239,11 @@ class PipelineRunner:
 
     def _log(self, message: str, *args: Any) -> None:
         self.container.logger_service().logger().info(message, *args)
+
+
+def _end(names: list[str], only: str | None) -> int:
+    """Return how many steps a run goes through: all, or up to and including `only`."""
+    return len(names) if only is None else names.index(only) + 1
 
 
 def _outputs_by_step(upstream: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
