@@ -22,7 +22,8 @@ ALLOWED: dict[str, set[str]] = {
     "signals": {"errors"},
     "yaml_limits": {"errors"},
     # the configuration's models and layers (settings reads its sources lazily, at validation)
-    "settings": {"sources"},
+    "pipeline_settings": set(),
+    "settings": {"pipeline_settings", "sources"},
     "layers": {"errors", "settings", "yaml_limits"},
     "sources": {"layers"},
     # services, then jobs built on them
@@ -34,6 +35,19 @@ ALLOWED: dict[str, set[str]] = {
     "runs": {"errors", "io", "redaction", "settings"},
     "entrypoint": {"containers", "jobs"},
     "testing": {"configuration", "containers", "io"},
+    # pipelines: steps, fingerprints, reuse and resume, run with the container's services
+    "pipelines": {
+        "configuration",
+        "containers",
+        "errors",
+        "gates",
+        "io",
+        "jobs",
+        "pipeline_settings",
+        "redaction",
+        "settings",
+        "signals",
+    },
     "cli": {
         "configuration",
         "containers",
@@ -41,6 +55,7 @@ ALLOWED: dict[str, set[str]] = {
         "errors",
         "io",
         "jobs",
+        "pipelines",
         "redaction",
         "runs",
         "signals",

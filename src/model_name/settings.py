@@ -19,7 +19,7 @@ import pydantic as pdt
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from model_name.pipelines.settings import PipelineSettings, default_pipelines
+from model_name.pipeline_settings import PipelineSettings, default_pipelines
 
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"]
 
@@ -300,8 +300,9 @@ class StudySettings(Settings):
 
 
 class AppSettings(BaseSettings):
-    """The whole configuration: one section per service, one per job under `jobs`, and the
-    `pipelines` (`model_name.pipelines.settings`).
+    """The whole configuration: one section per service, one per job, and the pipelines.
+
+    Jobs' sections are under `jobs`, pipelines under `pipelines` (`model_name.pipeline_settings`).
 
     Its sources are the configuration's layers (`model_name.sources`), highest first: `--set`
     flags, `MODEL_NAME_<SECTION>__<KEY>` variables, the configuration files, MLflow's own

@@ -114,9 +114,7 @@ MATRIX = [
 
 
 @pytest.fixture(scope="module")
-def baseline(
-    tmp_path_factory: pytest.TempPathFactory, mlflow_store_template: Path
-) -> Path:
+def baseline(tmp_path_factory: pytest.TempPathFactory, mlflow_store_template: Path) -> Path:
     """A project folder where the lifecycle pipeline ran once, every step."""
     from model_name.io.datasets import load_sample
 

@@ -19,7 +19,7 @@ PACKAGE = "toyjobs"
 
 SOURCES = {
     "__init__.py": '"""Toy jobs."""\n',
-    "helpers.py": 'def scale(value: int) -> int:\n    return value * 2\n',
+    "helpers.py": "def scale(value: int) -> int:\n    return value * 2\n",
     "unrelated.py": "VALUE = 1\n",
     "produce.py": '''"""Produce."""
 from pathlib import Path

@@ -8,6 +8,7 @@ the services start once and stop once, and the pipeline sends one alert.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -52,9 +53,7 @@ def prepare(
     names = [step.name for step in steps]
     for forced in force:
         if forced not in names:
-            raise UsageError(
-                f"no step {forced!r} in pipeline {name} (steps: {', '.join(names)})"
-            )
+            raise UsageError(f"no step {forced!r} in pipeline {name} (steps: {', '.join(names)})")
     return name, steps, pipeline.alert_each_step
 
 
@@ -74,7 +73,9 @@ def run_pipeline_command(
     container = create_container(configuration.settings)
     if dry_run:
         check_services(container)
-        return print_plan(container, name, steps, configuration.settings, force, no_cache)
+        return print_plan(
+            container, name, steps, configuration.settings, force=force, no_cache=no_cache
+        )
     return run_pipeline(
         container, name, steps, configuration.settings, force=force, no_cache=no_cache,
         alert_each_step=alert_each_step, only=only,
@@ -86,8 +87,9 @@ def print_plan(
     name: str,
     steps: list[Step],
     settings: Any,
-    force: Collection[str],
-    no_cache: bool,
+    *,
+    force: Collection[str] = (),
+    no_cache: bool = False,
 ) -> int:
     """Print each step and whether it would run or be reused, and why; start no service."""
     from model_name.pipelines.runner import PipelineRunner
@@ -177,10 +179,8 @@ def _alert(container: Any, name: str, outcomes: list[Any], failure: BaseExceptio
     body = "\n".join(outcome.line() for outcome in outcomes)
     if failure is not None:
         body += f"\n{_one_line(failure)}"
-    try:
+    with contextlib.suppress(Exception):  # an alert never changes the pipeline's outcome
         container.alerts_service().notify(f"pipeline {name} {verb}", body)
-    except Exception:  # an alert never changes the pipeline's outcome
-        pass
 
 
 def _verb(error: BaseException) -> str:

@@ -28,9 +28,7 @@ def add_pipeline_commands(
 ) -> None:
     """Add `pipeline export` to the command line's parser."""
     pipeline = commands.add_parser("pipeline", help="export a pipeline to an orchestrator")
-    pipeline_commands = pipeline.add_subparsers(
-        title="commands", required=True, metavar="COMMAND"
-    )
+    pipeline_commands = pipeline.add_subparsers(title="commands", required=True, metavar="COMMAND")
     export = pipeline_commands.add_parser(
         "export",
         parents=[layers],
@@ -92,7 +90,9 @@ def argo_workflow(pipeline: str, steps: list[str], image: str) -> str:
         "metadata": {"generateName": f"model-name-{_dns_name(pipeline)}-"},
         "spec": {"entrypoint": "pipeline", "templates": templates},
     }
-    header = f"# model_name pipeline {pipeline}: `model_name pipeline export {pipeline} --format argo`\n"
+    header = (
+        f"# model_name pipeline {pipeline}: `model_name pipeline export {pipeline} --format argo`\n"
+    )
     return header + yaml.safe_dump(manifest, sort_keys=False)
 
 
@@ -100,7 +100,9 @@ def airflow_dag(pipeline: str, steps: list[str]) -> str:
     """Return the source of an Airflow DAG file: one `BashOperator` a step, chained in order."""
     variables = [f"step_{index}" for index in range(len(steps))]
     lines = [
-        f'"""model_name pipeline {pipeline}: `model_name pipeline export {pipeline} --format airflow`.',
+        f'"""model_name pipeline {pipeline}, as an Airflow DAG.',
+        "",
+        f"Made by `model_name pipeline export {pipeline} --format airflow`.",
         "",
         "Each task runs one step; a step whose inputs did not change exits 0 at once (reused).",
         '"""',

@@ -20,6 +20,7 @@ A step's fingerprint is the SHA-256 of its parts, each a hash of its own (kept a
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -80,8 +81,10 @@ def file_digest(path: Path) -> str:
 
 
 def config_part(params: Mapping[str, Any], settings: Any) -> dict[str, Any]:
-    """Return what a step's configuration contributes: its parameters minus secrets, and the
-    service settings that change its outcome."""
+    """Return what a step's configuration contributes to its fingerprint.
+
+    Its parameters minus secrets and alerting, and the service settings that change its outcome.
+    """
     kept = {
         key: value
         for key, value in params.items()
@@ -118,57 +121,75 @@ def code_part(module: str, cache: dict[str, Any] | None = None) -> str:
 
     Args:
         module: the job class's `__module__`.
-        cache: a dict shared by the steps of one pipeline run, to read each module once.
+        cache: a dict shared by the steps of one pipeline run: each module is read and parsed
+            once, each distribution's version looked up once.
     """
     cache = {} if cache is None else cache
-    if module in cache:
-        return str(cache[module])
-    packages = {module.split(".")[0], "model_name"}
-    sources = module_sources(module, packages)
-    third_party = sorted(
-        {name for text in sources.values() for name in imported_top_levels(text)} - packages
-    )
-    value = digest(
+    packages = {module.split(".", maxsplit=1)[0], "model_name"}
+    modules = module_closure(module, packages, cache.setdefault("modules", {}))
+    third_party = sorted(set().union(*(info.tops for info in modules.values())) - packages)
+    return digest(
         {
-            "sources": {
-                name: hashlib.sha256(text.encode()).hexdigest() for name, text in sources.items()
-            },
+            "sources": {name: info.digest for name, info in modules.items()},
             "distributions": distribution_versions(third_party, cache),
             "python": sys.version,
             "package": _package_version(),
         }
     )
-    cache[module] = value
-    return value
 
 
-def module_sources(root: str, packages: set[str]) -> dict[str, str]:
-    """Return the source of `root` and of every module of `packages` it imports, transitively."""
-    sources: dict[str, str] = {}
+@dataclasses.dataclass(frozen=True)
+class ModuleInfo:
+    """What the code fingerprint needs of one module: its source's digest and its imports."""
+
+    digest: str
+    imports: tuple[str, ...]
+    tops: frozenset[str]
+
+
+def module_closure(
+    root: str, packages: set[str], parsed: dict[str, ModuleInfo | None]
+) -> dict[str, ModuleInfo]:
+    """Return `root` and every module of `packages` it imports, transitively, by name."""
+    found: dict[str, ModuleInfo] = {}
     waiting = [root]
     while waiting:
         name = waiting.pop()
-        if name in sources:
+        if name in found:
             continue
-        path = _source_path(name)
-        if path is None:
+        if name not in parsed:
+            parsed[name] = _parse(name)
+        info = parsed[name]
+        if info is None:
             continue
-        text = path.read_text(encoding="utf-8", errors="replace")
-        sources[name] = text
-        is_package = path.name == "__init__.py"
-        for imported in imported_modules(text, name, is_package):
+        found[name] = info
+        for imported in info.imports:
             parts = imported.split(".")
             if parts[0] in packages:
                 # importing a.b.c runs a/__init__.py and a/b/__init__.py too
                 waiting += [".".join(parts[: i + 1]) for i in range(len(parts))]
-    return dict(sorted(sources.items()))
+    return dict(sorted(found.items()))
 
 
-def imported_modules(source: str, module: str, is_package: bool = False) -> list[str]:
+def _parse(name: str) -> ModuleInfo | None:
+    path = _source_path(name)
+    if path is None:
+        return None
+    text = path.read_text(encoding="utf-8", errors="replace")
+    tree = ast.parse(text)
+    return ModuleInfo(
+        hashlib.sha256(text.encode()).hexdigest(),
+        tuple(imported_modules(tree, name, path.name == "__init__.py")),
+        frozenset(imported_top_levels(tree)),
+    )
+
+
+def imported_modules(source: str | ast.AST, module: str, is_package: bool = False) -> list[str]:
     """Return the modules a source imports (absolute names; `from a import b` gives a and a.b)."""
+    tree = ast.parse(source) if isinstance(source, str) else source
     package = module if is_package else module.rpartition(".")[0]
     names: list[str] = []
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -182,11 +203,11 @@ def imported_modules(source: str, module: str, is_package: bool = False) -> list
     return [name for name in names if name]
 
 
-def imported_top_levels(source: str) -> set[str]:
-    """Return the top-level names of the absolute imports of a source, the standard library's
-    left out."""
+def imported_top_levels(source: str | ast.AST) -> set[str]:
+    """Return the top-level names of a source's absolute imports, but the standard library's."""
+    tree = ast.parse(source) if isinstance(source, str) else source
     tops = set()
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             tops |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
@@ -196,16 +217,19 @@ def imported_top_levels(source: str) -> set[str]:
 
 def distribution_versions(tops: Iterable[str], cache: dict[str, Any]) -> dict[str, str]:
     """Return the installed version of the distribution of each top-level import name."""
-    if "__distributions__" not in cache:
-        cache["__distributions__"] = metadata.packages_distributions()
-    by_top: Mapping[str, list[str]] = cache["__distributions__"]
+    if "distributions" not in cache:
+        cache["distributions"] = metadata.packages_distributions()
+    by_top: Mapping[str, list[str]] = cache["distributions"]
+    known: dict[str, str] = cache.setdefault("versions", {})
     versions = {}
     for top in tops:
         for distribution in by_top.get(top, []):
-            try:
-                versions[distribution] = metadata.version(distribution)
-            except metadata.PackageNotFoundError:
-                continue
+            if distribution not in known:
+                try:
+                    known[distribution] = metadata.version(distribution)
+                except metadata.PackageNotFoundError:
+                    known[distribution] = "unknown"
+            versions[distribution] = known[distribution]
     return dict(sorted(versions.items()))
 
 

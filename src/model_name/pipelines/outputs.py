@@ -4,13 +4,15 @@ Steps that change shared state (the registry's versions and aliases, a predictio
 fingerprinted by what they act on, resolved when the step comes up, and reused only while what
 they left still holds:
 
-| job | reads (part `state` of its fingerprint) | outputs | reused only while |
-|---|---|---|---|
-| tuning | - | study, best trial | its run is not deleted |
-| training | - | registered version | that version and its run exist |
-| evaluation | the version it would evaluate | version, verdict | the version's verdict is still this run's, and a gated promotion would accept its comparison with the current champion |
-| promotion | the version it would promote | alias, version | the alias still points at that version |
-| inference | the version the alias (or version) names | predictions file and its digest | the file is there with that content |
+- tuning: outputs its study and best trial; reused while its run is not deleted.
+- training: outputs the registered version; reused while that version and its run exist.
+- evaluation: reads the version it would evaluate; outputs it; reused while the version's
+  verdict is still this run's, and a gated promotion would accept its comparison with the
+  current champion (the rule of `jobs.promotion.require_current_comparison`).
+- promotion: reads the version it would promote; outputs the alias and that version; reused
+  while the alias still points at that version.
+- inference: reads the version its alias (or version) names; outputs the predictions file and
+  its digest; reused while the file is there with that content.
 
 Any other job: its outputs are its run; reused while that run is not deleted.
 """
@@ -94,34 +96,41 @@ def still_holds(
         name: the registered model's name.
     """
     run_id = outputs.get(JOB_RUN)
-    if run_id:
-        try:
-            if client.get_run(run_id).info.lifecycle_stage == "deleted":
-                return f"its job run {run_id} was deleted"
-        except Exception:
-            return f"its job run {run_id} is gone"
+    reason = _run_gone(client, run_id) if run_id else None
     version = outputs.get("version")
-    if kind in ("training", "evaluation") and version:
+    if reason is None and kind in ("training", "evaluation") and version:
         try:
             model_version = client.get_model_version(name, version)
         except Exception:
             return f"version {version} of '{name}' is gone"
         if kind == "evaluation":
-            return _evaluation_holds(model_version, run_id, params, client, name)
-    if kind == "promotion" and version:
-        alias = outputs.get("alias", "")
-        try:
-            holder = str(client.get_model_version_by_alias(name, alias).version)
-        except Exception:
-            holder = "none"
-        if holder != version:
-            return f"alias '{alias}' moved to {holder} (this step set it to version {version})"
-    if kind == "inference" and outputs.get("predictions"):
+            reason = _evaluation_holds(model_version, run_id, params, client, name)
+    if reason is None and kind == "promotion" and version:
+        reason = _alias_moved(client, name, outputs.get("alias", ""), version)
+    if reason is None and kind == "inference" and outputs.get("predictions"):
         path = Path(outputs["predictions"])
         if not path.is_file():
-            return f"{path} was removed"
-        if file_digest(path) != outputs.get("predictions_digest"):
-            return f"{path} was changed"
+            reason = f"{path} was removed"
+        elif file_digest(path) != outputs.get("predictions_digest"):
+            reason = f"{path} was changed"
+    return reason
+
+
+def _run_gone(client: Any, run_id: str) -> str | None:
+    try:
+        deleted = client.get_run(run_id).info.lifecycle_stage == "deleted"
+    except Exception:
+        return f"its job run {run_id} is gone"
+    return f"its job run {run_id} was deleted" if deleted else None
+
+
+def _alias_moved(client: Any, name: str, alias: str, version: str) -> str | None:
+    try:
+        holder = str(client.get_model_version_by_alias(name, alias).version)
+    except Exception:
+        holder = "none"
+    if holder != version:
+        return f"alias '{alias}' moved to {holder} (this step set it to version {version})"
     return None
 
 

@@ -93,7 +93,9 @@ def decide(
         return Verdict(None, forced)
     finished = client.search_runs(
         [experiment_id],
-        filter_string=f"tags.`{FINGERPRINT_TAG}` = '{fingerprint}' and attributes.status = 'FINISHED'",
+        filter_string=(
+            f"tags.`{FINGERPRINT_TAG}` = '{fingerprint}' and attributes.status = 'FINISHED'"
+        ),
         order_by=["attributes.start_time DESC"],
         max_results=5,
     )

@@ -124,7 +124,10 @@ class PipelineRunner:
                 forced = "no tracking store or experiment yet"
             if forced is None and rerun_before is not None:
                 forced = f"{rerun_before} runs before it"
-            verdict = self._decide(client, experiment_id, step, fingerprint, parts, forced)
+            verdict = self._decide(
+                client, experiment_id=experiment_id, step=step, fingerprint=fingerprint,
+                parts=parts, forced=forced,
+            )  # fmt: skip
             status = "would reuse" if verdict.reuse else "would run"
             plan.append(StepOutcome(step.name, status, verdict.reuse or "", verdict.why))
             if verdict.reuse is None:
@@ -135,6 +138,7 @@ class PipelineRunner:
     def _decide(
         self,
         client: Any,
+        *,
         experiment_id: str | None,
         step: Step,
         fingerprint: str,
@@ -187,8 +191,9 @@ class PipelineRunner:
             parts = self.parts(step, upstream, client)
             fingerprint = fp.step_fingerprint(parts)
             verdict = self._decide(
-                client, experiment_id, step, fingerprint, parts, self._forced(step)
-            )
+                client, experiment_id=experiment_id, step=step, fingerprint=fingerprint,
+                parts=parts, forced=self._forced(step),
+            )  # fmt: skip
             outcome.why = verdict.why
             if self.only not in (None, step.name) and verdict.reuse is None:
                 from model_name.errors import JobError

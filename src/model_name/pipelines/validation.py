@@ -16,7 +16,7 @@ import pydantic as pdt
 
 from model_name.configuration import Configuration
 from model_name.errors import ConfigurationError
-from model_name.pipelines.settings import LIFECYCLE, PipelineSettings
+from model_name.pipeline_settings import LIFECYCLE, PipelineSettings
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The `pipelines` section: named, ordered lists of steps, each a registered job with overrides.
 
 It is imported by `model_name.settings` (the whole configuration), so it imports nothing of the
-application: the jobs named by the steps are checked later, by `model_name.pipelines.validation`.
+application: the jobs named by the steps are checked later, by `model_name.pipelines.validation`
+(the machinery is in `model_name.pipelines`).
 
 Example:
     >>> pipeline = PipelineSettings(steps=[{"job": "training", "overrides": {"alpha": 2}}])
@@ -45,7 +46,8 @@ class StepSettings(pdt.BaseModel):
         for param, source in use.items():
             step, _, output = source.partition(".")
             if not step or not output:
-                raise ValueError(f"use.{param}: expected STEP.OUTPUT (training.version), not {source!r}")
+                message = f"use.{param}: expected STEP.OUTPUT (training.version), not {source!r}"
+                raise ValueError(message)
         return use
 
     @pdt.model_validator(mode="after")
