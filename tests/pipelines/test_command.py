@@ -110,6 +110,20 @@ def test_a_second_run_reuses_every_step_and_dry_run_says_so(
     assert "first: would reuse (run " in plan
     assert "second: would reuse (run " in plan
     assert second == (0, {"first": "reused", "second": "reused"})
+    # and the re-run is recorded: a finished parent run whose tags point at the reused runs
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=checks_project[1].split("=", 1)[1])
+    experiment = client.get_experiment_by_name("model_name")
+    assert experiment is not None
+    latest = client.search_runs(
+        [experiment.experiment_id],
+        filter_string="tags.`model_name.pipeline.role` = 'pipeline'",
+        order_by=["attributes.start_time DESC"],
+    )[0]
+    assert latest.info.status == "FINISHED"
+    assert latest.data.tags["model_name.pipeline.summary"] == "2 reused"
+    assert latest.data.tags["model_name.pipeline.steps.first"].startswith("reused ")
     # and a setting the first step takes from the job's section is said, with what follows
     changed = [*checks_project, "--set", "jobs.check.beat_seconds=0.2"]
     assert main(["run", "pipeline", "checks", "--dry-run", *changed]) == 0

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Collection, Mapping
-from pathlib import Path
 from typing import Any
 
 import pydantic as pdt
@@ -92,26 +91,15 @@ def print_plan(
     no_cache: bool = False,
 ) -> int:
     """Print each step and whether it would run or be reused, and why; start no service."""
+    from model_name.pipelines.quick import store_as_is
     from model_name.pipelines.runner import PipelineRunner
 
-    client, experiment_id = _store_as_is(settings)
+    client, experiment_id = store_as_is(settings)
     runner = PipelineRunner(container, name, steps, settings, force=force, no_cache=no_cache)
     print(f"{PROG}: pipeline {name} valid; {len(steps)} steps:")
     for outcome in runner.plan(client, experiment_id):
         print(f"  {outcome.line()}")
     return EXIT_OK
-
-
-def _store_as_is(settings: Any) -> tuple[Any, str | None]:
-    """Return a client on the tracking store and the experiment's id, creating neither."""
-    from mlflow import MlflowClient
-
-    uri = settings.mlflow.tracking_uri
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        return None, None  # a client would create it (and run its migrations)
-    client = MlflowClient(tracking_uri=uri, registry_uri=settings.mlflow.registry_uri or uri)
-    experiment = client.get_experiment_by_name(settings.mlflow.experiment_name)
-    return client, experiment.experiment_id if experiment is not None else None
 
 
 def run_pipeline(
@@ -139,6 +127,13 @@ def run_pipeline(
     )  # fmt: skip
     failure: BaseException | None = None
     started = False
+    if not (force or no_cache or only):
+        from model_name.pipelines.quick import reuse_everything
+
+        reused = reuse_everything(container, name, steps, settings)
+        if reused is not None:  # nothing to run: the tracking service need not start
+            runner.outcomes = reused
+            return _report_reused(container, name, reused)
     with signals.handling_signals() as received:
         try:
             container.init_resources()
@@ -163,6 +158,19 @@ def run_pipeline(
     if code == EXIT_OK and received:
         code = signals.exit_code(received[0])
     return code
+
+
+def _report_reused(container: Any, name: str, outcomes: list[Any]) -> int:
+    """Send the one alert of a pipeline whose every step was reused, and print the steps."""
+    try:
+        _alert(container, name, outcomes, None)  # starts the logger and alerts services
+    finally:
+        stop_errors = _shutdown(container)
+    for outcome in outcomes:
+        print(f"{PROG}: {outcome.line()}")
+    for stop_error in stop_errors:
+        _error(f"stopping a service failed: {_one_line(stop_error)}")
+    return EXIT_FAILED if stop_errors else EXIT_OK
 
 
 def _code(failure: BaseException) -> int:

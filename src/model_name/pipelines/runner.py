@@ -265,12 +265,13 @@ def _record(client: Any, parent_id: str, outcomes: list[StepOutcome], log: Any) 
     A store that refuses the tags is logged, never raised: the step's own error comes first.
     """
     try:
-        _tag_outcomes(client, parent_id, outcomes)
+        tag_outcomes(client, parent_id, outcomes)
     except Exception as error:
         log("Could not record the steps' outcomes on run {}: {}", parent_id, error)
 
 
-def _tag_outcomes(client: Any, parent_id: str, outcomes: list[StepOutcome]) -> None:
+def tag_outcomes(client: Any, parent_id: str, outcomes: list[StepOutcome]) -> None:
+    """Tag a pipeline's run with each step's outcome and a summary (`2 ran, 3 reused`)."""
     for outcome in outcomes:
         value = f"{outcome.status} {outcome.run_id}".strip()
         client.set_tag(parent_id, reuse.STEPS_TAG + outcome.step, value)
