@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
-from model_name.pipelines.fingerprint import config_part, file_digest, imported_modules
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from model_name.pipelines.fingerprint import config_part, digest, file_digest, imported_modules
 
 
 def test_a_files_digest_follows_its_content_not_its_modification_time(isolated: Path) -> None:
@@ -62,3 +66,31 @@ def test_imports_are_read_whole_files_relative_ones_resolved() -> None:
     assert "model_name.io.datasets" in found
     assert "model_name.io.registries" in found
     assert "os" in found
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    content=st.binary(min_size=1, max_size=4096),
+    position=st.integers(min_value=0),
+    byte=st.integers(min_value=0, max_value=255),
+)
+def test_any_one_byte_change_of_a_file_changes_its_digest(
+    content: bytes, position: int, byte: int
+) -> None:
+    # given any file, and any one of its bytes replaced by another value
+    index = position % len(content)
+    changed = content[:index] + bytes([byte]) + content[index + 1 :]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "data.bin"
+        path.write_bytes(content)
+        before = file_digest(path)
+        path.write_bytes(changed)
+        after = file_digest(path)
+    # then the digests differ exactly when the content does
+    assert (before == after) == (content == changed)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), st.integers() | st.text(max_size=8), max_size=8))
+def test_a_digest_does_not_depend_on_key_order(values: dict[str, object]) -> None:
+    assert digest(values) == digest(dict(reversed(list(values.items()))))
