@@ -94,3 +94,15 @@ def test_any_one_byte_change_of_a_file_changes_its_digest(
 @given(st.dictionaries(st.text(max_size=8), st.integers() | st.text(max_size=8), max_size=8))
 def test_a_digest_does_not_depend_on_key_order(values: dict[str, object]) -> None:
     assert digest(values) == digest(dict(reversed(list(values.items()))))
+
+
+def test_the_training_code_is_what_training_imports_not_its_sibling_jobs() -> None:
+    from model_name.pipelines.fingerprint import module_closure
+
+    modules = module_closure("model_name.jobs.training", {"model_name"}, {})
+
+    assert {"model_name.jobs.training", "model_name.io.datasets", "model_name.jobs.base"} <= set(
+        modules
+    )
+    assert "model_name.jobs.tuning" not in modules  # jobs/__init__.py imports it: passed through
+    assert "model_name.pipelines.runner" not in modules

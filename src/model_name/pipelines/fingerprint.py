@@ -9,9 +9,9 @@ A step's fingerprint is the SHA-256 of its parts, each a hash of its own (kept a
   password masked); `alert_on` is left out (who hears of a step, not what it computes);
 - `code`: the package's version, Python's, the source of the job's module and of every module of
   its package (and of `model_name`) it imports, transitively, found by reading their `import`
-  statements (`ast`), and the versions of the distributions those modules import (scikit-learn,
-  MLflow, ...). A line changed in `jobs/training.py` or in `io/datasets.py` changes it; a line
-  in a module the job never imports does not;
+  statements (`ast`), and every installed distribution's name and version. A line changed in
+  `jobs/training.py` or in `io/datasets.py` changes it; a line in a module the job never
+  imports does not (a package passed through, `jobs/__init__.py`, counts by its own source);
 - `inputs`: every parameter naming an existing file (its `outputs` excepted) by `file_digest`;
 - `state`: what the step reads from shared state, resolved now (`model_name.pipelines.outputs`);
 - `upstream`: each step before it, by name, fingerprint and outputs.
@@ -24,8 +24,9 @@ import dataclasses
 import hashlib
 import importlib.util
 import json
+import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -117,79 +118,130 @@ def code_part(module: str, cache: dict[str, Any] | None = None) -> str:
 
     It covers the sources of `module` and of the modules of its own top-level package and of
     `model_name` it imports, transitively (their `import` statements, wherever they are in the
-    file), the versions of the distributions they import, the package's version and Python's.
+    file), every installed distribution's name and version, the package's version and Python's.
 
     Args:
         module: the job class's `__module__`.
         cache: a dict shared by the steps of one pipeline run: each module is read and parsed
-            once, each distribution's version looked up once.
+            once, the installed distributions listed once.
     """
     cache = {} if cache is None else cache
     packages = {module.split(".", maxsplit=1)[0], "model_name"}
     modules = module_closure(module, packages, cache.setdefault("modules", {}))
-    third_party = sorted(set().union(*(info.tops for info in modules.values())) - packages)
+    if "distributions" not in cache:
+        cache["distributions"] = installed_distributions()
     return digest(
         {
             "sources": {name: info.digest for name, info in modules.items()},
-            "distributions": distribution_versions(third_party, cache),
+            "distributions": cache["distributions"],
             "python": sys.version,
             "package": _package_version(),
         }
     )
 
 
+def installed_distributions() -> list[str]:
+    """Return the installed distributions as `name-version`, from their `.dist-info` folders.
+
+    Every library, not only the ones a job imports: scikit-learn's own dependencies (NumPy,
+    SciPy) change its results too. Upgrading any of them reruns every step: never stale.
+    Listing the folders costs a millisecond; reading each one's metadata would cost 0.2-1 s.
+    """
+    found = set()
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:  # a zip file, a missing folder
+            continue
+        found |= {name.removesuffix(".dist-info") for name in names if name.endswith(".dist-info")}
+    return sorted(found)
+
+
 @dataclasses.dataclass(frozen=True)
 class ModuleInfo:
-    """What the code fingerprint needs of one module: its source's digest and its imports."""
+    """What the code fingerprint needs of one module: its source's digest and its imports.
+
+    Attributes:
+        digest: the SHA-256 of its source.
+        imports: the modules whose code it uses, absolute (`from a import f`: `a`).
+        parents: the packages it imports only to reach a submodule (`from a import b`, `b`
+            a module; `import a.b`): their `__init__.py` runs, but what they import is not used.
+    """
 
     digest: str
     imports: tuple[str, ...]
-    tops: frozenset[str]
+    parents: tuple[str, ...]
 
 
 def module_closure(
     root: str, packages: set[str], parsed: dict[str, ModuleInfo | None]
 ) -> dict[str, ModuleInfo]:
-    """Return `root` and every module of `packages` it imports, transitively, by name."""
+    """Return `root` and the modules of `packages` it uses, transitively, by name.
+
+    A module whose code is used brings in what it imports; a package only passed through on the
+    way to a submodule brings in its own source (`__init__.py` runs), not what it imports: a
+    line changed in `jobs/training.py` does not rerun the tuning step because `jobs/__init__.py`
+    imports both.
+    """
     found: dict[str, ModuleInfo] = {}
-    waiting = [root]
+    followed: set[str] = set()
+    waiting = [(root, True)]
     while waiting:
-        name = waiting.pop()
-        if name in found:
+        name, follow = waiting.pop()
+        if name in followed or (name in found and not follow):
             continue
         if name not in parsed:
-            parsed[name] = _parse(name)
+            parsed[name] = _parse(name, packages)
         info = parsed[name]
         if info is None:
             continue
         found[name] = info
-        for imported in info.imports:
-            parts = imported.split(".")
-            if parts[0] in packages:
-                # importing a.b.c runs a/__init__.py and a/b/__init__.py too
-                waiting += [".".join(parts[: i + 1]) for i in range(len(parts))]
+        parts = name.split(".")
+        waiting += [(".".join(parts[:i]), False) for i in range(1, len(parts))]
+        if follow:
+            followed.add(name)
+            waiting += [(module, True) for module in info.imports]
+            waiting += [(module, False) for module in info.parents]
     return dict(sorted(found.items()))
 
 
-def _parse(name: str) -> ModuleInfo | None:
+def _parse(name: str, packages: set[str]) -> ModuleInfo | None:
     path = _source_path(name)
     if path is None:
         return None
     text = path.read_text(encoding="utf-8", errors="replace")
-    tree = ast.parse(text)
+    imports, parents = [], []
+    for module in imported_modules(text, name, path.name == "__init__.py"):
+        if module.split(".", maxsplit=1)[0] not in packages:
+            continue
+        package = module.rpartition(".")[0]
+        if not package or _source_path(module) is not None:  # a module: b of `from a import b`
+            imports.append(module)
+        else:  # a function or a class of module `package`: that module's code is used
+            imports.append(package)
+    used = set(imports)
+    for module in used:
+        parents += [p for p in _packages_above(module) if p not in used]
     return ModuleInfo(
         hashlib.sha256(text.encode()).hexdigest(),
-        tuple(imported_modules(tree, name, path.name == "__init__.py")),
-        frozenset(imported_top_levels(tree)),
+        tuple(sorted(used)),
+        tuple(sorted(set(parents))),
     )
 
 
-def imported_modules(source: str | ast.AST, module: str, is_package: bool = False) -> list[str]:
-    """Return the modules a source imports (absolute names; `from a import b` gives a and a.b)."""
-    tree = ast.parse(source) if isinstance(source, str) else source
+def _packages_above(module: str) -> list[str]:
+    parts = module.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def imported_modules(source: str, module: str, is_package: bool = False) -> list[str]:
+    """Return what a source imports, absolute: `import a.b` gives a.b, `from a import b` a.b.
+
+    `a.b` may be a module or a name defined in module `a`: the caller tells them apart.
+    """
     package = module if is_package else module.rpartition(".")[0]
     names: list[str] = []
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             names += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -198,51 +250,36 @@ def imported_modules(source: str | ast.AST, module: str, is_package: bool = Fals
                 anchor = package.split(".")
                 anchor = anchor[: len(anchor) - (node.level - 1)]
                 base = ".".join([*anchor, base] if base else anchor)
-            names.append(base)
+            stars = [alias for alias in node.names if alias.name == "*"]
+            names += [base] if stars else []
             names += [f"{base}.{alias.name}" for alias in node.names if alias.name != "*"]
     return [name for name in names if name]
 
 
-def imported_top_levels(source: str | ast.AST) -> set[str]:
-    """Return the top-level names of a source's absolute imports, but the standard library's."""
-    tree = ast.parse(source) if isinstance(source, str) else source
-    tops = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            tops |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
-            tops.add(node.module.split(".")[0])
-    return tops - set(sys.stdlib_module_names) - {"__future__"}
-
-
-def distribution_versions(tops: Iterable[str], cache: dict[str, Any]) -> dict[str, str]:
-    """Return the installed version of the distribution of each top-level import name."""
-    if "distributions" not in cache:
-        cache["distributions"] = metadata.packages_distributions()
-    by_top: Mapping[str, list[str]] = cache["distributions"]
-    known: dict[str, str] = cache.setdefault("versions", {})
-    versions = {}
-    for top in tops:
-        for distribution in by_top.get(top, []):
-            if distribution not in known:
-                try:
-                    known[distribution] = metadata.version(distribution)
-                except metadata.PackageNotFoundError:
-                    known[distribution] = "unknown"
-            versions[distribution] = known[distribution]
-    return dict(sorted(versions.items()))
-
-
 def _source_path(name: str) -> Path | None:
-    """Return the `.py` file of a module, or None when it is not a module of files."""
+    """Return the `.py` file of a module of a package, or None when there is none.
+
+    Only the top-level package is looked up (importing nothing new: it is the job's own, or
+    `model_name`); below it, a module is a file or a folder with `__init__.py`, looked for on
+    disk, so `from a.b import SomeClass` costs two `stat` calls, not an import.
+    """
+    top, _, rest = name.partition(".")
     try:
-        spec = importlib.util.find_spec(name)
+        spec = importlib.util.find_spec(top)
     except (ImportError, ValueError):
         return None
     if spec is None or not spec.origin or not spec.origin.endswith(".py"):
         return None
-    path = Path(spec.origin)
-    return path if path.is_file() else None
+    base = Path(spec.origin).parent if spec.submodule_search_locations else None
+    if not rest:
+        return Path(spec.origin)
+    if base is None:
+        return None
+    path = base.joinpath(*rest.split("."))
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def step_fingerprint(parts: Mapping[str, str]) -> str:
