@@ -30,8 +30,29 @@ JOB_RUN = "job_run"
 """The output naming the job's own MLflow run (never part of a downstream fingerprint)."""
 
 
-def capture(kind: str, produced: Mapping[str, Any]) -> dict[str, str]:
-    """Return a step's outputs from what its job's `run()` returned (its locals)."""
+VERSION_TAGS = {
+    "training": "model_name.registered_version",
+    "evaluation": "model_name.evaluated_version",
+}
+"""The tag each job sets on its run naming the version it made or judged."""
+
+
+def capture(kind: str, produced: Mapping[str, Any], client: Any = None) -> dict[str, str]:
+    """Return a step's outputs from what its job's `run()` returned (its locals).
+
+    With a client, a version the locals do not name is read from the job run's tag
+    (`VERSION_TAGS`).
+    """
+    outputs = _from_locals(kind, produced)
+    tag = VERSION_TAGS.get(kind)
+    if tag and "version" not in outputs and client is not None and outputs.get(JOB_RUN):
+        version = client.get_run(outputs[JOB_RUN]).data.tags.get(tag)
+        if version:
+            outputs["version"] = version
+    return outputs
+
+
+def _from_locals(kind: str, produced: Mapping[str, Any]) -> dict[str, str]:
     outputs: dict[str, str] = {}
     run = produced.get("run")
     if run is not None and hasattr(run, "info"):

@@ -226,7 +226,7 @@ class PipelineRunner:
                 except KeyboardInterrupt:
                     outcome.status = "interrupted"
                     raise
-                outputs = step_outputs.capture(step.kind, produced)
+                outputs = step_outputs.capture(step.kind, produced, client)
                 for key, value in outputs.items():
                     client.set_tag(step_run.info.run_id, reuse.OUTPUT_TAG + key, value)
                 outcome.status, outcome.outputs = "ran", outputs
