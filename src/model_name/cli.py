@@ -119,7 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate the configuration and stop before starting any service "
         "(a pipeline: also say which steps would run or be reused, and why)",
     )
-    run.add_argument("--force", metavar="STEP", action="append", default=[], help="run this step")
+    run.add_argument(
+        "--force", metavar="STEP", action="append", default=[],
+        help="a pipeline: run this step whatever its fingerprint (repeatable)",
+    )  # fmt: skip
     run.add_argument("--no-cache", action="store_true", help="a pipeline: run every step")
     run.add_argument(
         "--only", metavar="STEP", help="a pipeline: run this step, the ones before it reused"
