@@ -7,7 +7,8 @@ Every measurement is compared with its reference in the same run: the light comm
 `python -c pass`, the no-op job with a hand-written script (paired runs), and metric logging
 through the service with a naive `mlflow.log_metric` loop, on SQLite and on a loopback MLflow
 server that this script starts on 127.0.0.1 and always stops, and a 12-trial tuning study (one
-worker and two) with the same study run by bare Optuna.
+worker and two) with the same study run by bare Optuna, and the lifecycle pipeline against the same
+five commands (benchmarks/bench_pipelines.py).
 """
 
 from __future__ import annotations
@@ -26,12 +27,15 @@ import bench_cli
 import bench_gate
 import bench_job
 import bench_metrics
+import bench_pipelines
 import bench_tuning
 from harness import BenchmarkError, say
 from report import Row, machine, render_markdown, render_text
 from stores import fresh_store, migrated_template, mlflow_server, sqlite_uri
 
-BENCHMARKS = ("cli", "job", "alerts", "metrics-sqlite", "metrics-http", "gate", "tuning")
+BENCHMARKS = (
+    "cli", "job", "alerts", "metrics-sqlite", "metrics-http", "gate", "tuning", "pipelines",
+)  # fmt: skip
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -80,7 +84,9 @@ def run(args: argparse.Namespace, scratch: Path) -> list[Row]:
     if "cli" in args.only:
         say("light commands vs python -c pass (console script run from .venv/bin, not uv run)")
         rows += bench_cli.measure(args.repeat)
-    if not {"job", "alerts", "metrics-sqlite", "metrics-http", "gate", "tuning"} & set(args.only):
+    if not {"job", "alerts", "metrics-sqlite", "metrics-http", "gate", "tuning", "pipelines"} & set(
+        args.only
+    ):
         return rows
     template = migrated_template(scratch)
     if "job" in args.only:
@@ -111,6 +117,9 @@ def run(args: argparse.Namespace, scratch: Path) -> list[Row]:
         say("12-trial study: tuning job (1 and 2 workers, journal file) vs bare Optuna")
         # a round is about a minute on 2 cores: two rounds keep the benchmark under 3 minutes
         rows += bench_tuning.measure(template, scratch / "tuning", min(args.repeat, 2))
+    if "pipelines" in args.only:
+        say("lifecycle pipeline vs five commands; re-run; input fingerprint of a 500 MB file")
+        rows += bench_pipelines.measure(template, scratch / "pipelines", min(args.repeat, 2))
     return rows
 
 

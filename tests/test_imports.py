@@ -25,7 +25,8 @@ ALLOWED: dict[str, set[str]] = {
     "signals": {"errors"},
     "yaml_limits": {"errors"},
     # the configuration's models and layers (settings reads its sources lazily, at validation)
-    "settings": {"renamed_keys", "sources"},
+    "pipeline_settings": set(),
+    "settings": {"pipeline_settings", "renamed_keys", "sources"},
     "layers": {"errors", "redaction", "yaml_limits"},
     "sources": {"layers", "renamed_keys"},
     "renamed_keys": {"errors", "layers"},
@@ -39,6 +40,20 @@ ALLOWED: dict[str, set[str]] = {
     "runs": {"errors", "io", "redaction", "settings"},
     "entrypoint": {"containers", "jobs"},
     "testing": {"configuration", "containers", "io"},
+    # pipelines: steps, fingerprints, reuse and resume, run with the container's services
+    "pipelines": {
+        "configuration",
+        "containers",
+        "errors",
+        "gates",
+        "io",
+        "jobs",
+        "lifecycle",
+        "pipeline_settings",
+        "redaction",
+        "settings",
+        "signals",
+    },
     "cli": {
         "configuration",
         "containers",
@@ -47,6 +62,7 @@ ALLOWED: dict[str, set[str]] = {
         "lifecycle",
         "io",
         "jobs",
+        "pipelines",
         "redaction",
         "renamed_keys",
         "runs",

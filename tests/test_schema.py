@@ -25,7 +25,14 @@ def printed_schema(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
 def test_the_schema_covers_the_services_and_every_job(capsys: pytest.CaptureFixture[str]) -> None:
     schema = printed_schema(capsys)
 
-    assert set(schema["properties"]) == {"logger", "alerts", "mlflow", "optuna", "jobs"}
+    assert set(schema["properties"]) == {
+        "logger",
+        "alerts",
+        "mlflow",
+        "optuna",
+        "jobs",
+        "pipelines",
+    }
     jobs = schema["$defs"]["JobsSettings"]["properties"]
     assert set(jobs) == JOB_NAMES
     training = schema["$defs"]["TrainingJobSettings"]["properties"]

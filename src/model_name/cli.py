@@ -1,10 +1,12 @@
 """The command line: run a job, list the jobs, show the configuration.
 
     model_name run JOB [--config FILE]... [--set KEY=VALUE]... [--dry-run]
+    model_name run pipeline [NAME] [--force STEP]... [--no-cache] [--dry-run] [...]
     model_name jobs
     model_name config show [JOB] [--config FILE]... [--set KEY=VALUE]... [--sources]
     model_name config schema
     model_name runs reap [--experiment NAME] [--grace SECONDS] [--dry-run]
+    model_name pipeline export [NAME] --format argo|airflow [--image IMAGE]
 
 Exit codes: 0 success; 1 the job failed; 2 bad command line or configuration; 130 interrupted
 (SIGINT); 143 terminated (SIGTERM).
@@ -32,6 +34,7 @@ from model_name.errors import (
     UsageError,
     exit_code,
 )
+from model_name.pipelines.export import add_pipeline_commands
 from model_name.runs import add_runs_commands
 
 if TYPE_CHECKING:
@@ -104,11 +107,23 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", parents=[layers], help="run a job", description="Run a job in its services."
     )
-    run.add_argument("job", metavar="JOB", help="the job to run (see `model_name jobs`)")
+    run.add_argument(
+        "job", metavar="JOB", help="the job to run (see `model_name jobs`), or `pipeline`"
+    )
+    run.add_argument("name", metavar="NAME", nargs="?", help="`run pipeline NAME`: the pipeline")
     run.add_argument(
         "--dry-run",
         action="store_true",
-        help="validate the configuration and stop before starting any service",
+        help="validate the configuration and stop before starting any service "
+        "(a pipeline: also say which steps would run or be reused, and why)",
+    )
+    run.add_argument(
+        "--force", metavar="STEP", action="append", default=[],
+        help="a pipeline: run this step whatever its fingerprint (repeatable)",
+    )  # fmt: skip
+    run.add_argument("--no-cache", action="store_true", help="a pipeline: run every step")
+    run.add_argument(
+        "--only", metavar="STEP", help="a pipeline: run this step, the ones before it reused"
     )
     run.set_defaults(command=run_command)
 
@@ -134,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     schema.set_defaults(command=config_schema_command)
     add_runs_commands(commands, layers, lambda args: _load_configuration(args).settings.mlflow)
+    add_pipeline_commands(commands, layers, _load_configuration)
     return parser
 
 
@@ -172,6 +188,15 @@ def config_schema_command(args: argparse.Namespace) -> int:
 
 def run_command(args: argparse.Namespace) -> int:
     """Validate the configuration, start the services, run the job and stop everything."""
+    if args.job == "pipeline":
+        from model_name.pipelines.command import run_pipeline_command
+
+        return run_pipeline_command(
+            _load_configuration(args), args.name, dry_run=args.dry_run, force=args.force,
+            no_cache=args.no_cache, only=args.only,
+        )  # fmt: skip
+    if args.name is not None or args.force or args.no_cache or args.only:
+        raise UsageError("NAME, --force, --no-cache and --only go with `run pipeline` only")
     job_type = _check_job(args.job)
     configuration = _load_configuration(args)
     if args.dry_run:

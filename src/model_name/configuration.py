@@ -97,7 +97,7 @@ def settings_schema(jobs: Mapping[str, type[pdt.BaseModel]] | None = None) -> di
 
     Example:
         >>> sorted(settings_schema()["properties"])
-        ['alerts', 'jobs', 'logger', 'mlflow', 'optuna']
+        ['alerts', 'jobs', 'logger', 'mlflow', 'optuna', 'pipelines']
     """
     jobs = _registered_jobs() if jobs is None else jobs
     sections: dict[str, Any] = {}

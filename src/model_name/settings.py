@@ -19,6 +19,8 @@ import pydantic as pdt
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from model_name.pipeline_settings import PipelineSettings, default_pipelines
+
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"]
 
 DEFAULT_LOG_FORMAT = (
@@ -307,7 +309,9 @@ class StudySettings(Settings):
 
 
 class AppSettings(BaseSettings):
-    """The whole configuration: one section per service, and one per job under `jobs`.
+    """The whole configuration: one section per service, one per job, and the pipelines.
+
+    Jobs' sections are under `jobs`, pipelines under `pipelines` (`model_name.pipeline_settings`).
 
     Its sources are the configuration's layers (`model_name.sources`), highest first: `--set`
     flags, `MODEL_NAME_<SECTION>__<KEY>` variables, the configuration files, MLflow's own
@@ -332,6 +336,7 @@ class AppSettings(BaseSettings):
     mlflow: MlflowSettings = pdt.Field(default_factory=MlflowSettings)
     optuna: StudySettings = pdt.Field(default_factory=StudySettings)
     jobs: dict[str, Any] = pdt.Field(default_factory=dict)
+    pipelines: dict[str, PipelineSettings] = pdt.Field(default_factory=default_pipelines)
 
     @pdt.field_validator("jobs", mode="before")
     @classmethod
