@@ -25,13 +25,15 @@ ALLOWED: dict[str, set[str]] = {
     "settings": {"sources"},
     "layers": {"errors", "settings", "yaml_limits"},
     "sources": {"layers"},
-    # services, then jobs built on them
-    "io": {"errors", "redaction", "settings", "signals"},
+    # the tracking machinery (outbox, sender, heartbeat, reaper, stores, run records), then the
+    # services that hold it, then jobs built on them
+    "tracking": {"errors", "redaction", "settings"},
+    "io": {"errors", "redaction", "settings", "signals", "tracking"},
     "jobs": {"errors", "explainers", "gates", "io", "settings", "signals"},
     # the wiring, and what drives it
     "configuration": {"errors", "jobs", "settings", "sources"},
     "containers": {"configuration", "io", "jobs", "settings"},
-    "runs": {"errors", "io", "redaction", "settings"},
+    "runs": {"errors", "io", "redaction", "settings", "tracking"},
     "testing": {"configuration", "containers", "io"},
     "cli": {
         "configuration",
@@ -42,6 +44,7 @@ ALLOWED: dict[str, set[str]] = {
         "redaction",
         "runs",
         "signals",
+        "tracking",
     },
     "__main__": {"cli"},
 }
@@ -106,3 +109,32 @@ def test_the_rule_reader_sees_lazy_and_package_level_imports(tmp_path: Path) -> 
 
     # then each import counts
     assert imported_parts(source) == {"gates", "io", "jobs"}
+
+
+def test_the_services_are_imported_from_their_package_only() -> None:
+    # the rule of io/services/__init__.py: outside the package, never one of its modules
+    services = PACKAGE / "io" / "services"
+    reaching_in = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.is_relative_to(services):
+            continue
+        modules = {
+            module
+            for module in imported_modules(path)
+            if module.startswith("model_name.io.services.")
+        }
+        if modules:
+            reaching_in[str(path.relative_to(PACKAGE))] = sorted(modules)
+
+    assert reaching_in == {}
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The modules a source file imports from (`from X import y` counts `X`)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+    return found

@@ -46,8 +46,13 @@ except ImportError as missing:  # pragma: no cover - pytest is installed whereve
         "model_name.testing is a pytest plugin: install model_name[testing] (it brings pytest)"
     ) from missing
 
-from model_name.io.services import AlertsService, LoggerService, MlflowService, StudyService
-from model_name.io.services.channels import Severity
+from model_name.io.services import (
+    AlertsService,
+    LoggerService,
+    MlflowService,
+    Severity,
+    StudyService,
+)
 
 if TYPE_CHECKING:
     from model_name.containers import Container

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 from model_name.errors import ConfigurationError
-from model_name.io.services.records import SECRET_MASK
+from model_name.redaction import MASK
 
 if TYPE_CHECKING:
     from apprise import NotifyBase
@@ -194,7 +194,7 @@ def mask_url_parts(text: str, url: str, shown: str = "") -> str:
     parts = {url, *_URL_PARTS.split(rest)} - public
     for part in sorted(parts, key=len, reverse=True):
         if len(part) > 3:
-            text = text.replace(part, SECRET_MASK)
+            text = text.replace(part, MASK)
     return text
 
 

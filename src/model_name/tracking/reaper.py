@@ -1,7 +1,7 @@
 """The reaper: end, KILLED, the RUNNING runs whose process is dead, and say why on each.
 
 A run opened by `MlflowService.run_context` carries its host, process id, process start time and
-a heartbeat (`model_name.io.services.heartbeat`). A RUNNING run is dead when:
+a heartbeat (`model_name.tracking.heartbeat`). A RUNNING run is dead when:
 
 - it ran on this host and its process is gone: no process has its pid, or the one that has it
   started at another time (a reused pid);
@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from model_name.io.services.heartbeat import (
+from model_name.tracking.heartbeat import (
     HEARTBEAT_TAG,
     HOST_TAG,
     PID_TAG,
@@ -188,3 +188,17 @@ def reap_stale_runs(
 def _iso(milliseconds: float) -> str:
     moment = datetime.datetime.fromtimestamp(milliseconds / 1000, tz=datetime.UTC)
     return moment.isoformat(timespec="seconds")
+
+
+def reap_and_say(
+    client: MlflowClient, experiment_id: str, grace_seconds: float, time_limit: float
+) -> ReapReport:
+    """Reap one experiment within `time_limit` seconds, one WARNING log line per run reaped."""
+    from loguru import logger
+
+    report = reap_stale_runs(client, [experiment_id], grace_seconds, time_limit=time_limit)
+    for reaped in report.reaped:
+        logger.warning(
+            "MLflow run {} ({}) ended KILLED: {}", reaped.run_name, reaped.run_id, reaped.reason
+        )
+    return report

@@ -7,7 +7,7 @@ import enum
 import pydantic as pdt
 import pytest
 
-from model_name.io.services import SECRET_MASK, config_yaml, masked_command
+from model_name.tracking.records import SECRET_MASK, config_yaml, masked_command
 
 # --- configuration rendering ----------------------------------------------------------------
 

@@ -11,14 +11,15 @@ with the server's reason, and logged. The job's thread never waits on any of thi
 
 from __future__ import annotations
 
-import errno
 import threading
 import time
 from typing import TYPE_CHECKING
 
-from model_name.io.services.base import _loguru
-from model_name.io.services.outbox import Item, Outbox, iter_chunks
 from model_name.redaction import mask_url
+from model_name.tracking.batches import PARAMS_PER_BATCH, iter_chunks
+from model_name.tracking.metrics import write_metrics
+from model_name.tracking.outbox import Item, Outbox
+from model_name.tracking.stores import disk_full
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -38,19 +39,17 @@ def send(client: MlflowClient, item: Item) -> None:
     Raises:
         Exception: whatever MLflow raises; the row stays in the outbox.
     """
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Param, RunTag
 
     if item.kind == "metrics":
-        metrics = [Metric(k, v, t, s) for k, v, t, s in item.payload]
-        for chunk in iter_chunks(metrics, 1000):
-            client.log_batch(item.run_id, metrics=chunk)
+        write_metrics(client, item.run_id, [tuple(point) for point in item.payload])
     elif item.kind == "params":
         params = [Param(k, str(v)) for k, v in item.payload.items()]
-        for chunk in iter_chunks(params, 100):
+        for chunk in iter_chunks(params, PARAMS_PER_BATCH):
             client.log_batch(item.run_id, params=chunk)
     elif item.kind == "tags":
         tags = [RunTag(k, str(v)) for k, v in item.payload.items()]
-        for chunk in iter_chunks(tags, 100):
+        for chunk in iter_chunks(tags, PARAMS_PER_BATCH):
             client.log_batch(item.run_id, tags=chunk)
     elif item.kind == "artifacts":
         client.log_artifacts(item.run_id, item.payload)
@@ -59,20 +58,16 @@ def send(client: MlflowClient, item: Item) -> None:
         client.set_terminated(item.run_id, status, end_time=end_time)
 
 
-def permanent(error: Exception) -> bool:
+def permanent(error: Exception, item: Item) -> bool:
     """Say whether a row cannot be sent now or later (retrying cannot help).
 
-    The server refused it for good, or it writes to a local artifact folder on a full disk: that
-    row is kept aside, so that the rows after it (the run's end status) still reach the store.
+    The server refused it for good, or it writes artifacts to a local folder on a full disk:
+    that row is kept aside, so that the rows after it (the run's end status) still reach the
+    store. A store that SQLite cannot grow is retried: the rows go in once space is back.
     """
     if getattr(error, "error_code", None) in PERMANENT_ERRORS:
         return True
-    cause: BaseException | None = error
-    while cause is not None:
-        if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
-            return True
-        cause = cause.__cause__ or cause.__context__
-    return False
+    return item.kind == "artifacts" and disk_full(error)
 
 
 class Sender:
@@ -91,6 +86,8 @@ class Sender:
         self._idle = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing_since: float | None = None
+        self.full_disk = False
+        """Whether the store's last refusal was a full disk (the rows wait for space)."""
         self.sent = 0
 
     def start(self) -> None:
@@ -103,8 +100,14 @@ class Sender:
         self._idle.clear()
         self._wake.set()
 
-    def drain(self, seconds: float | None) -> bool:
-        """Wait until every row this process owns is sent, for at most `seconds` (None: no limit).
+    def drain(self, seconds: float | None, failing_seconds: float | None = None) -> bool:
+        """Wait until every row this process owns is sent.
+
+        Args:
+            seconds: the most time to wait; None: no limit.
+            failing_seconds: also stop waiting once the store has refused every try for this
+                long in a row, or at once when it refuses because its disk is full (None: no
+                such limit).
 
         Returns:
             True when nothing is left to send.
@@ -114,9 +117,15 @@ class Sender:
         while True:
             if self._idle.wait(0.05) and not self.outbox.unsent():
                 return True
-            if deadline is not None and time.monotonic() >= deadline:
-                return not self.outbox.unsent()
-            if self._thread is None or not self._thread.is_alive():
+            now, failing = time.monotonic(), self._failing_since
+            timed_out = deadline is not None and now >= deadline
+            refused = (
+                failing_seconds is not None
+                and failing is not None
+                and (now - failing >= failing_seconds or self.full_disk)
+            )
+            stopped = self._thread is None or not self._thread.is_alive()
+            if timed_out or refused or stopped:
                 return not self.outbox.unsent()
 
     def stop(self) -> None:
@@ -160,11 +169,13 @@ class Sender:
             try:
                 send(self._client, item)
             except Exception as error:
-                if not permanent(error):
+                if not permanent(error, item):
                     return error
                 reason = f"{type(error).__name__}: {mask_url(' '.join(str(error).split()))}"
                 self.outbox.reject(item, reason)
-                _loguru().error(
+                from loguru import logger
+
+                logger.error(
                     "MLflow refused {} of run {} (kept aside in {}): {}",
                     item.kind,
                     item.run_id,
@@ -174,18 +185,29 @@ class Sender:
                 continue
             self.outbox.done(item)
             self.sent += item.size
+            self.full_disk = False
             if self._failing_since is not None:
                 away = time.monotonic() - self._failing_since
-                _loguru().info("MLflow: the tracking server answers again after {:.0f} s", away)
+                from loguru import logger
+
+                logger.info("MLflow: the tracking server answers again after {:.0f} s", away)
                 self._failing_since = None
         return None
 
     def _warn_once(self, error: Exception) -> None:
+        self.full_disk = disk_full(error)
         if self._failing_since is None:
             self._failing_since = time.monotonic()
-            _loguru().warning(
-                "MLflow: the tracking server cannot be reached; what the job logs is kept in {} "
-                "and sent when it answers: {}: {}",
+            from loguru import logger
+
+            logger.warning(
+                "MLflow: the tracking {} cannot {}; what the job logs is kept in {} and sent "
+                "when it can: {}: {}",
+                *(
+                    ("store", "grow (the disk is full)")
+                    if self.full_disk
+                    else ("server", "be reached")
+                ),
                 self.outbox.path,
                 type(error).__name__,
                 mask_url(" ".join(str(error).split()))[:300],

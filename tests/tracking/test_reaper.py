@@ -12,7 +12,7 @@ import pytest
 from mlflow import MlflowClient
 
 from model_name.io.services import LoggerService, MlflowService
-from model_name.io.services.reaper import reap_stale_runs
+from model_name.tracking.reaper import reap_stale_runs
 from tests.helpers.tracking import dead_process, left_run
 
 HOST = socket.gethostname()
