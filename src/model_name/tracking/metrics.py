@@ -9,16 +9,17 @@ the job's thread (outbox off) or from the outbox's sender.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from model_name.tracking.batches import METRICS_PER_BATCH, iter_chunks
+from model_name.tracking.stores import sqlite_path
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 Point = tuple[str, float, int, int]
-"""A metric point: key, value, timestamp (ms since the epoch), step."""
+"""A metric point: key, value, timestamp (ms since the epoch), step (as `sqlite_metrics`)."""
 
 
 class MetricBuffer:
@@ -74,15 +75,30 @@ def check_metric_names(keys: Iterable[str]) -> None:
         _validate_metric_name(key)  # type: ignore[no-untyped-call]
 
 
-def write_metrics(client: MlflowClient, run_id: str, points: list[Point]) -> None:
-    """Write a run's points to the client's store, in `log_batch` calls of at most 1000.
+def write_metrics(client: MlflowClient, batches: Sequence[tuple[str, Sequence[Point]]]) -> None:
+    """Write runs' points to the client's store.
+
+    Into a SQLite store, straight into its tables, all in one transaction
+    (`model_name.tracking.sqlite_metrics`: about 40 times faster than MLflow's ORM); into any
+    other store, in `log_batch` calls of at most 1000.
+
+    Args:
+        client: a client on the store.
+        batches: (run id, points) pairs.
 
     Raises:
-        Exception: whatever MLflow raises; the points of that call and the later ones are not
-            written.
+        Exception: whatever MLflow or SQLite raises; on SQLite nothing is written then, on
+            another store the calls before the failed one are.
     """
+    path = sqlite_path(client.tracking_uri)
+    if path is not None:
+        from model_name.tracking.sqlite_metrics import write_points
+
+        write_points(path, batches)
+        return
     from mlflow.entities import Metric
 
-    metrics = [Metric(key, value, timestamp, step) for key, value, timestamp, step in points]
-    for chunk in iter_chunks(metrics, METRICS_PER_BATCH):
-        client.log_batch(run_id, metrics=chunk)
+    for run_id, points in batches:
+        metrics = [Metric(key, value, timestamp, step) for key, value, timestamp, step in points]
+        for chunk in iter_chunks(metrics, METRICS_PER_BATCH):
+            client.log_batch(run_id, metrics=chunk)

@@ -145,12 +145,13 @@ class Outbox:
         )
         return [Item(row[0], row[1], row[2], json.loads(row[3]), row[4]) for row in rows]
 
-    def done(self, item: Item) -> None:
-        """Delete a sent row (and its artifact copy)."""
+    def done(self, items: list[Item]) -> None:
+        """Delete sent rows (and their artifact copies), in one transaction."""
         with self._connection() as connection:
-            connection.execute("DELETE FROM items WHERE id = ?", (item.id,))
-        if item.kind == "artifacts":
-            shutil.rmtree(item.payload, ignore_errors=True)
+            connection.executemany("DELETE FROM items WHERE id = ?", [(i.id,) for i in items])
+        for item in items:
+            if item.kind == "artifacts":
+                shutil.rmtree(item.payload, ignore_errors=True)
 
     def reject(self, item: Item, reason: str) -> None:
         """Keep a row the server refused for good, out of the queue, with the server's reason."""

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from model_name.redaction import mask_url
 from model_name.tracking.batches import PARAMS_PER_BATCH, iter_chunks
 from model_name.tracking.metrics import write_metrics
 from model_name.tracking.outbox import Item, Outbox
-from model_name.tracking.stores import disk_full
+from model_name.tracking.stores import disk_full, sqlite_path
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -33,16 +34,17 @@ PERMANENT_ERRORS = frozenset(
 """MLflow error codes that no retry can fix: the row is set aside, not retried."""
 
 
-def send(client: MlflowClient, item: Item) -> None:
-    """Send one outbox row with one (or a few) MLflow calls.
+def send(client: MlflowClient, items: list[Item]) -> None:
+    """Send outbox rows: one row with one (or a few) MLflow calls, or metric rows together.
 
     Raises:
-        Exception: whatever MLflow raises; the row stays in the outbox.
+        Exception: whatever MLflow raises; the rows stay in the outbox.
     """
     from mlflow.entities import Param, RunTag
 
+    item = items[0]
     if item.kind == "metrics":
-        write_metrics(client, item.run_id, [tuple(point) for point in item.payload])
+        write_metrics(client, [(row.run_id, [tuple(p) for p in row.payload]) for row in items])
     elif item.kind == "params":
         params = [Param(k, str(v)) for k, v in item.payload.items()]
         for chunk in iter_chunks(params, PARAMS_PER_BATCH):
@@ -163,36 +165,59 @@ class Sender:
 
     def _send_all(self, items: list[Item]) -> Exception | None:
         """Send rows in order; return the error that stopped it (the row stays), or None."""
-        for item in items:
+        for group in self._groups(items):
             if self._stopping.is_set():
                 return None
-            try:
-                send(self._client, item)
-            except Exception as error:
-                if not permanent(error, item):
-                    return error
-                reason = f"{type(error).__name__}: {mask_url(' '.join(str(error).split()))}"
-                self.outbox.reject(item, reason)
-                from loguru import logger
-
-                logger.error(
-                    "MLflow refused {} of run {} (kept aside in {}): {}",
-                    item.kind,
-                    item.run_id,
-                    self.outbox.path,
-                    reason,
-                )
-                continue
-            self.outbox.done(item)
-            self.sent += item.size
-            self.full_disk = False
-            if self._failing_since is not None:
-                away = time.monotonic() - self._failing_since
-                from loguru import logger
-
-                logger.info("MLflow: the tracking server answers again after {:.0f} s", away)
-                self._failing_since = None
+            failed = self._send_group(group)
+            if failed is not None:
+                return failed
         return None
+
+    def _groups(self, items: list[Item]) -> Iterator[list[Item]]:
+        """Cut rows into what is sent at once: on a SQLite store, consecutive metric rows."""
+        together = sqlite_path(self._client.tracking_uri) is not None
+        group: list[Item] = []
+        for item in items:
+            if group and not (together and item.kind == group[-1].kind == "metrics"):
+                yield group
+                group = []
+            group.append(item)
+        if group:
+            yield group
+
+    def _send_group(self, group: list[Item]) -> Exception | None:
+        try:
+            send(self._client, group)
+        except Exception as error:
+            if not permanent(error, group[0]):
+                return error
+            if len(group) > 1:  # find the row refused: the others go in
+                return next(filter(None, (self._send_group([item]) for item in group)), None)
+            self._reject(group[0], error)
+            return None
+        self.outbox.done(group)
+        self.sent += sum(item.size for item in group)
+        self.full_disk = False
+        if self._failing_since is not None:
+            away = time.monotonic() - self._failing_since
+            from loguru import logger
+
+            logger.info("MLflow: the tracking server answers again after {:.0f} s", away)
+            self._failing_since = None
+        return None
+
+    def _reject(self, item: Item, error: Exception) -> None:
+        reason = f"{type(error).__name__}: {mask_url(' '.join(str(error).split()))}"
+        self.outbox.reject(item, reason)
+        from loguru import logger
+
+        logger.error(
+            "MLflow refused {} of run {} (kept aside in {}): {}",
+            item.kind,
+            item.run_id,
+            self.outbox.path,
+            reason,
+        )
 
     def _warn_once(self, error: Exception) -> None:
         self.full_disk = disk_full(error)

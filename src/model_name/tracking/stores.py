@@ -42,7 +42,7 @@ def initialize_sqlite_store(uri: str) -> None:
         StoreFullError: the disk is full (one line saying where and what to do).
         ServiceError: the store is damaged and holds runs (one line saying what to do).
     """
-    path = _sqlite_path(uri)
+    path = sqlite_path(uri)
     if path is None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -186,7 +186,7 @@ def store_full(error: BaseException, tracking_uri: str | None = None) -> StoreFu
             return StoreFullError(
                 f"the disk is full: {where} (OSError: {cause.strerror}); free space, run again"
             )
-    path = _sqlite_path(tracking_uri or "")
+    path = sqlite_path(tracking_uri or "")
     if path is not None:  # SQLite's "database or disk is full": the store could not grow
         return StoreFullError(
             f"the disk is full: the tracking store {path} cannot grow; free space in "
@@ -217,7 +217,7 @@ def local_store(uri: str) -> bool:
     return uri.startswith(("sqlite:", "file:")) or "://" not in uri
 
 
-def _sqlite_path(uri: str) -> Path | None:
+def sqlite_path(uri: str) -> Path | None:
     """Return the file of a `sqlite:///` URI, or None (another scheme, or an in-memory store)."""
     if not uri.startswith("sqlite:///"):
         return None

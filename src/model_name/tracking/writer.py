@@ -12,10 +12,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from model_name.errors import StoreFullError
 from model_name.tracking.batches import METRICS_PER_BATCH, PARAMS_PER_BATCH, iter_chunks
 from model_name.tracking.delivery import Delivery
 from model_name.tracking.heartbeat import now_ms
 from model_name.tracking.metrics import MetricBuffer, check_metric_names, write_metrics
+from model_name.tracking.outbox import Item, Kind
+from model_name.tracking.sender import send
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -55,13 +58,15 @@ class RunWriter:
         Raises:
             Exception: a metric name MLflow refuses; without the outbox, whatever MLflow raises.
         """
-        for run_id, points in self.buffer.take().items():
-            if self.delivery is None:
-                write_metrics(self.client(), run_id, points)
-                continue
+        batches = self.buffer.take()
+        if self.delivery is None:
+            if batches:
+                write_metrics(self.client(), list(batches.items()))
+            return
+        for run_id, points in batches.items():
             check_metric_names(key for key, *_ in points)
             for chunk in iter_chunks(points, METRICS_PER_BATCH):
-                self.delivery.put(run_id, "metrics", chunk, size=len(chunk))
+                self._put(run_id, "metrics", chunk, len(chunk))
 
     def mapping(
         self, run_id: str, kind: Literal["params", "tags"], values: Mapping[str, Any]
@@ -69,7 +74,7 @@ class RunWriter:
         """Log params or tags of a run."""
         text = {key: str(value) for key, value in values.items()}
         if self.delivery is not None:
-            self.delivery.put(run_id, kind, text, len(text))
+            self._put(run_id, kind, text, len(text))
             return
         from mlflow.entities import Param, RunTag
 
@@ -90,7 +95,7 @@ class RunWriter:
     def end(self, run_id: str, status: str) -> None:
         """Write the run's end (with the outbox only: without it, `mlflow.end_run` does)."""
         if self.delivery is not None:
-            self.delivery.put(run_id, "end", [status, now_ms()])
+            self._put(run_id, "end", [status, now_ms()], 1)
 
     def wait(self) -> bool:
         """Wait until the store has everything written so far (not the buffer); see `Delivery`.
@@ -108,6 +113,20 @@ class RunWriter:
             if self.delivery is not None:
                 delivery, self.delivery = self.delivery, None
                 delivery.say_left(delivery.stop(self.drain_seconds))
+
+    def _put(self, run_id: str, kind: Kind, payload: Any, size: int) -> None:
+        """Write a row into the outbox; when its disk is full, send it straight to the store.
+
+        A full outbox disk then fails the job only if the store cannot take the row either
+        (the same disk): its error says so, naming the store.
+        """
+        assert self.delivery is not None
+        try:
+            self.delivery.put(run_id, kind, payload, size)
+            return
+        except StoreFullError:
+            pass  # out of the except block: the store's own error, if any, is the one raised
+        send(self.client(), [Item(0, run_id, kind, payload, size)])
 
     def client(self) -> MlflowClient:
         """The job's thread's MLflow client (made on first use)."""

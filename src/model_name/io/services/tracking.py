@@ -375,8 +375,8 @@ class MlflowService(Service, MlflowSettings):
         if writer.delivery is None:
             mlflow.end_run(status)
             return
-        try:
-            writer.end(run_id, status)
+        try:  # a store that cannot take the end (a full disk) keeps the run RUNNING, reaped later
+            _attempt(f"end the run {status}", lambda: writer.end(run_id, status))
         finally:
             pop_active_run()
         # read-your-writes: the store has the run when the block exits (on a server that does
