@@ -127,7 +127,8 @@ def reap_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
         )
     verb = "would reap" if args.dry_run else "reaped"
     for run in report.reaped:
-        print(f"{verb} run {run.run_id} ({run.run_name}): {run.reason}")
+        attached = "; the log it left is attached as logs/run.log" if run.log_attached else ""
+        print(f"{verb} run {run.run_id} ({run.run_name}): {run.reason}{attached}")
     print(
         f"{verb} {len(report.reaped)} run(s) in experiment {name!r}; "
         f"{report.alive} RUNNING run(s) alive, {report.unknown} without a heartbeat left alone"
