@@ -138,3 +138,23 @@ def imported_modules(path: Path) -> set[str]:
         elif isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
     return found
+
+
+def test_nothing_reaches_into_the_tracking_machinery_for_a_private_name() -> None:
+    # an underscore name is its module's own: imported elsewhere, it is a hidden contract
+    tracking = PACKAGE / "tracking"
+    private = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.ImportFrom) and node.module and node.level == 0):
+                continue
+            into = node.module.startswith("model_name.tracking")
+            if not (into or path.is_relative_to(tracking)) or not node.module.startswith(
+                "model_name"
+            ):
+                continue
+            names = [alias.name for alias in node.names if alias.name.startswith("_")]
+            if names:
+                private[str(path.relative_to(PACKAGE))] = names
+
+    assert private == {}

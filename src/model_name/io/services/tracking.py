@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pydantic as pdt
 
-from model_name.io.services.base import Service, _loguru
+from model_name.io.services.base import Service
 from model_name.io.services.logger import LoggerService
 from model_name.redaction import mask_url, remember_secrets, secrets_in
 from model_name.settings import MlflowSettings
@@ -398,7 +398,9 @@ class MlflowService(Service, MlflowSettings):
         delivery = Delivery(Path(self.outbox_dir), self.tracking_uri, self.client())
         adopted = delivery.start()
         if adopted:
-            _loguru().info(
+            from loguru import logger
+
+            logger.info(
                 "MLflow: sending {} item(s) earlier jobs left in {}", adopted, delivery.outbox.path
             )
         return delivery
@@ -408,7 +410,9 @@ class MlflowService(Service, MlflowSettings):
         self._online = (self.tracking_uri, self.registry_uri)
         self.tracking_uri, self.registry_uri = offline_uri(self.offline_dir), None
         if self.mode == "auto":
-            _loguru().warning(
+            from loguru import logger
+
+            logger.warning(
                 "MLflow: the tracking server at {} does not answer; tracking offline into {}: "
                 "`model_name runs sync` uploads the runs when it is back",
                 mask_url(self._online[0]),
@@ -442,4 +446,6 @@ def _attempt(what: str, action: Callable[[], object]) -> None:
     try:
         action()
     except Exception as error:
-        _loguru().warning("MLflow: could not {}: {}: {}", what, type(error).__name__, error)
+        from loguru import logger
+
+        logger.warning("MLflow: could not {}: {}: {}", what, type(error).__name__, error)
