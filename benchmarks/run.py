@@ -6,9 +6,10 @@ Usage:
 Every measurement is compared with its reference in the same run: the light commands with
 `python -c pass`, the no-op job with a hand-written script (paired runs), and metric logging
 through the service with a naive `mlflow.log_metric` loop, on SQLite and on a loopback MLflow
-server that this script starts on 127.0.0.1 and always stops, and a 12-trial tuning study (one
-worker and two) with the same study run by bare Optuna, and the lifecycle pipeline against the same
-five commands (benchmarks/bench_pipelines.py).
+server that this script starts on 127.0.0.1 and always stops, 1,000,000 points through a job
+against synchronous `log_batch` calls, a 12-trial tuning study (one worker and two) with the same
+study run by bare Optuna, and the lifecycle pipeline against the same five commands
+(benchmarks/bench_pipelines.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import bench_cli
 import bench_gate
 import bench_job
 import bench_metrics
+import bench_million
 import bench_pipelines
 import bench_tuning
 from harness import BenchmarkError, say
@@ -34,8 +36,16 @@ from report import Row, machine, render_markdown, render_text
 from stores import fresh_store, migrated_template, mlflow_server, sqlite_uri
 
 BENCHMARKS = (
-    "cli", "job", "alerts", "metrics-sqlite", "metrics-http", "gate", "tuning", "pipelines",
-)  # fmt: skip
+    "cli",
+    "job",
+    "alerts",
+    "metrics-sqlite",
+    "metrics-http",
+    "million",
+    "gate",
+    "tuning",
+    "pipelines",
+)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -84,9 +94,7 @@ def run(args: argparse.Namespace, scratch: Path) -> list[Row]:
     if "cli" in args.only:
         say("light commands vs python -c pass (console script run from .venv/bin, not uv run)")
         rows += bench_cli.measure(args.repeat)
-    if not {"job", "alerts", "metrics-sqlite", "metrics-http", "gate", "tuning", "pipelines"} & set(
-        args.only
-    ):
+    if not set(BENCHMARKS[1:]) & set(args.only):
         return rows
     template = migrated_template(scratch)
     if "job" in args.only:
@@ -110,6 +118,10 @@ def run(args: argparse.Namespace, scratch: Path) -> list[Row]:
                 "HTTP", url, 1000, args.naive_steps_http, service_rounds, 100, 200
             )
             rows += bench_metrics.measure(plan, timeout=600)
+    if "million" in args.only:
+        steps = 20_000 if args.quick else 100_000
+        say(f"{steps * 10:,} metric points: a job vs synchronous log_batch calls (SQLite)")
+        rows += bench_million.measure(template, scratch / "million", steps)
     if "gate" in args.only:
         say("evaluation and explanations jobs on the diabetes set (after one training)")
         rows += bench_gate.measure(template, scratch / "gate", min(args.repeat, 3))

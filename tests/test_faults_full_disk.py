@@ -158,3 +158,41 @@ def test_an_outbox_on_a_full_disk_stops_the_job_before_it_starts(
         )
         assert_no_sql(result.stderr)
         assert runs(tracking_uri) == []
+
+
+@pytest.mark.slow
+def test_a_training_whose_disk_fills_up_mid_run_keeps_its_run(isolated: Path) -> None:
+    with small_disk(isolated / "disk", "3m") as disk:
+        # given a training with its store, outbox and artifacts on one disk, under way
+        log = isolated / "job.log"
+        process = subprocess.Popen(
+            job_command("training", log), cwd=disk, env=without_coverage(os.environ),
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + JOB_SECONDS
+        while not (log.exists() and "Training " in log.read_text()):
+            assert time.monotonic() < deadline and process.poll() is None, "training never began"
+            time.sleep(0.05)
+
+        # when the disk fills up
+        filler = fill(disk)
+        _, err = process.communicate(timeout=JOB_SECONDS)
+
+        # then the job fails in one line saying the disk is full, and the store keeps its run:
+        # FAILED, or RUNNING when the store could not even take that update
+        assert process.returncode == 1, err
+        assert_one_line_error(err, "job training failed: the disk is full")
+        store = f"sqlite:///{disk / 'mlflow.db'}"
+        (run,) = runs(store)
+        assert (run.info.run_name, run.info.status) in (
+            ("training", "FAILED"),
+            ("training", "RUNNING"),
+        )
+
+        # and once space is back, the next job ends a RUNNING one KILLED (its process is gone)
+        filler.unlink()
+        again = run_in(disk, isolated / "job2.log")
+        assert again.returncode == 0, again.stderr
+        statuses = {found.info.run_name: found.info.status for found in runs(store)}
+        assert statuses == {"training": statuses["training"], "check": "FINISHED"}
+        assert statuses["training"] in ("FAILED", "KILLED")

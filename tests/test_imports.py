@@ -30,14 +30,16 @@ ALLOWED: dict[str, set[str]] = {
     "layers": {"errors", "redaction", "yaml_limits"},
     "sources": {"layers", "renamed_keys"},
     "renamed_keys": {"errors", "layers"},
-    # services, then jobs built on them
-    "io": {"errors", "redaction", "settings", "signals"},
+    # the tracking machinery (outbox, sender, heartbeat, reaper, stores, run records), then the
+    # services that hold it, then jobs built on them
+    "tracking": {"errors", "redaction", "settings"},
+    "io": {"errors", "redaction", "settings", "signals", "tracking"},
     "jobs": {"errors", "explainers", "gates", "io", "settings", "signals"},
     # the wiring, and what drives it
     "configuration": {"errors", "jobs", "renamed_keys", "settings", "sources"},
     "lifecycle": {"io"},
     "containers": {"configuration", "io", "jobs", "lifecycle", "settings"},
-    "runs": {"errors", "io", "redaction", "settings"},
+    "runs": {"errors", "io", "redaction", "settings", "tracking"},
     "entrypoint": {"containers", "jobs"},
     "testing": {"configuration", "containers", "io"},
     # pipelines: steps, fingerprints, reuse and resume, run with the container's services
@@ -67,6 +69,7 @@ ALLOWED: dict[str, set[str]] = {
         "renamed_keys",
         "runs",
         "signals",
+        "tracking",
     },
     "__main__": {"cli"},
 }
@@ -219,3 +222,52 @@ def test_the_cycle_finder_sees_a_cycle_closed_by_a_lazy_import(tmp_path: Path) -
     assert cycles(graph) == [
         "model_name.layers -> model_name.settings -> model_name.sources -> model_name.layers"
     ]
+
+
+def test_the_services_are_imported_from_their_package_only() -> None:
+    # the rule of io/services/__init__.py: outside the package, never one of its modules
+    services = PACKAGE / "io" / "services"
+    reaching_in = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.is_relative_to(services):
+            continue
+        modules = {
+            module
+            for module in modules_imported_by(path)
+            if module.startswith("model_name.io.services.")
+        }
+        if modules:
+            reaching_in[str(path.relative_to(PACKAGE))] = sorted(modules)
+
+    assert reaching_in == {}
+
+
+def modules_imported_by(path: Path) -> set[str]:
+    """The modules a source file imports from (`from X import y` counts `X`)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+    return found
+
+
+def test_nothing_reaches_into_the_tracking_machinery_for_a_private_name() -> None:
+    # an underscore name is its module's own: imported elsewhere, it is a hidden contract
+    tracking = PACKAGE / "tracking"
+    private = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.ImportFrom) and node.module and node.level == 0):
+                continue
+            into = node.module.startswith("model_name.tracking")
+            if not (into or path.is_relative_to(tracking)) or not node.module.startswith(
+                "model_name"
+            ):
+                continue
+            names = [alias.name for alias in node.names if alias.name.startswith("_")]
+            if names:
+                private[str(path.relative_to(PACKAGE))] = names
+
+    assert private == {}

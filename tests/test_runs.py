@@ -99,7 +99,7 @@ def test_sync_sends_what_a_dead_job_left_in_the_outbox(
 from model_name.io.services import MlflowService, RunConfig
 service = MlflowService(tracking_uri={tracking_uri!r}, drain_seconds=0, heartbeat_seconds=60)
 service.start()
-service._sender.stop()  # the sender never ships: as if the server had been away all along
+service._writer.delivery.sender.stop()  # the sender never ships: as if the server had been away all along
 with service.run_context(RunConfig(name="left")) as run:
     for step in range(300):
         service.log_metrics({{"loss": step / 10}}, step=step)

@@ -373,13 +373,13 @@ def _one_line(error: BaseException) -> str:
 
 def _describe(failure: BaseException, container: Container) -> str:
     """Say what made a job fail in one line: a full disk as such, anything else by `_one_line`."""
-    from model_name.io.services.stores import disk_full_message
+    from model_name.tracking.stores import store_full
 
     try:
         tracking_uri = container.config.mlflow.tracking_uri()  # type: ignore[attr-defined]
     except Exception:  # a container without that setting (a test's): no store to name
         tracking_uri = None
-    return disk_full_message(failure, tracking_uri) or _one_line(failure)
+    return _one_line(store_full(failure, tracking_uri) or failure)
 
 
 def _error(message: str) -> None:

@@ -6,6 +6,8 @@ The tree:
     ├── UsageError                  exit 2: a bad command line
     │   └── ConfigurationError      exit 2: a bad configuration file, variable, flag or value
     ├── ServiceError                exit 1: a service could not start, stop or reach its store
+    │   └── StoreFullError          exit 1: a disk is full: a tracking store, the outbox or
+    │                               an artifact cannot grow (the file and what to do)
     ├── ModelNotFoundError          exit 1: no such registered model, version or alias
     └── JobError                    exit 1: a job refused to go on (data too small, a failed
         │                           check); its message is the one line the user sees
@@ -58,6 +60,14 @@ class ConfigurationError(UsageError, ValueError):
 
 class ServiceError(ModelNameError):
     """A service could not start, stop, or reach what it needs (a store, a server)."""
+
+
+class StoreFullError(ServiceError):
+    """A disk is full: the tracking store, its outbox or an artifact file cannot grow.
+
+    Raised, from the operating system's or SQLite's error, where that error is caught
+    (`model_name.tracking.stores.store_full`); its message names the file and what to do.
+    """
 
 
 class ModelNotFoundError(ModelNameError, LookupError):

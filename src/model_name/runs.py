@@ -5,7 +5,7 @@
     model_name runs sync [--to URI] [--timeout SECONDS] [--config FILE]... [--set KEY=VALUE]...
 
 `reap` ends, KILLED, the RUNNING runs whose process is dead (see
-`model_name.io.services.reaper`). `sync` sends what jobs left in the outbox
+`model_name.tracking.reaper`). `sync` sends what jobs left in the outbox
 (`mlflow.outbox_dir`) for the configured store, once their processes are gone, then uploads
 the runs tracked offline (`mlflow.offline_dir`) to the server (`--to`, or `mlflow.tracking_uri`).
 The tracking store and its credentials are the configuration's (`mlflow.*`), as for
@@ -112,7 +112,7 @@ def reap_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
     Raises:
         UsageError: the experiment does not exist, or the grace is not positive.
     """
-    from model_name.io.services.reaper import reap_stale_runs
+    from model_name.tracking.reaper import reap_stale_runs
 
     if args.grace is not None and args.grace <= 0:
         raise UsageError(f"--grace must be a positive number of seconds, not {args.grace:g}")
@@ -127,7 +127,8 @@ def reap_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
         )
     verb = "would reap" if args.dry_run else "reaped"
     for run in report.reaped:
-        print(f"{verb} run {run.run_id} ({run.run_name}): {run.reason}")
+        attached = "; the log it left is attached as logs/run.log" if run.log_attached else ""
+        print(f"{verb} run {run.run_id} ({run.run_name}): {run.reason}{attached}")
     print(
         f"{verb} {len(report.reaped)} run(s) in experiment {name!r}; "
         f"{report.alive} RUNNING run(s) alive, {report.unknown} without a heartbeat left alone"
@@ -145,34 +146,30 @@ def sync_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
     import time
     from pathlib import Path
 
-    from model_name.io.services.outbox import Outbox
-    from model_name.io.services.sender import Sender
+    from model_name.tracking.delivery import Delivery
 
     if args.to:
         settings = settings.model_copy(update={"tracking_uri": args.to, "registry_uri": None})
     uri = mask_url(settings.tracking_uri)
     with _tracking(settings) as service:
-        outbox = Outbox(Path(settings.outbox_dir), settings.tracking_uri)
-        outbox.adopt()
-        owed = outbox.unsent()
+        delivery = Delivery(Path(settings.outbox_dir), settings.tracking_uri, service.client())
+        delivery.start()
+        owed = delivery.unsent()
         total = sum(owed.values())
-        sender = Sender(outbox, service.client())
-        sender.start()
         deadline = time.monotonic() + args.timeout
         try:
-            while not sender.drain(min(5.0, max(0.0, deadline - time.monotonic()))):
+            while not delivery.sender.drain(min(5.0, max(0.0, deadline - time.monotonic()))):
                 if time.monotonic() >= deadline:
                     break
-                print(f"sent {sender.sent} of {total} item(s) to {uri}...", flush=True)
+                print(f"sent {delivery.sender.sent} of {total} item(s) to {uri}...", flush=True)
         finally:
-            sender.stop()
-            left = outbox.unsent()
-            outbox.close()
-        summary = f"sent {sender.sent} item(s) of {len(owed)} run(s) to {uri}"
+            left = delivery.close()
+        summary = f"sent {delivery.sender.sent} item(s) of {len(owed)} run(s) to {uri}"
         if left:
             print(
                 f"{summary}; {sum(left.values())} item(s) of {len(left)} run(s) left in "
-                f"{outbox.path}: the store did not take them in {args.timeout:g} s, sync again"
+                f"{delivery.outbox.path}: the store did not take them in {args.timeout:g} s, "
+                "sync again"
             )
             return EXIT_FAILED
         print(f"{summary}; nothing left to send", flush=True)
@@ -186,7 +183,7 @@ def _upload_offline_runs(settings: MlflowSettings, target: MlflowClient, uri: st
 
     from mlflow import MlflowClient
 
-    from model_name.io.services.offline import offline_uri, upload_runs
+    from model_name.tracking.offline import offline_uri, upload_runs
 
     if not (Path(settings.offline_dir) / "mlflow.db").exists():
         return

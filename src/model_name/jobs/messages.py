@@ -20,7 +20,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from model_name.io.services.channels import AlertText, Severity
+from model_name.io.services import AlertText, Severity
 
 Event = Literal["start", "success", "failure", "interrupted"]
 

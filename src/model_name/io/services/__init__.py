@@ -9,10 +9,14 @@ Importing this module is cheap: loguru, plyer and MLflow are imported inside the
 need them, so light commands (`--help`, `jobs`, `config show`) never pay for them.
 
 The package's modules: `base` (Service; `start_all` and `stop_all`, the one start and stop rule),
-`logger` (LoggerService), `alerts` (AlertsService), `tracking` (MlflowService), `tracking_state`
-(MLflow's process-wide state, saved and restored), `studies` (StudyService, Optuna's storage),
-`records` (RunConfig and what a run records) and `stores` (SQLite stores).
-Import from the package: its modules are an implementation detail.
+`logger` (LoggerService), `alerts` (AlertsService) and `channels` (its chat, e-mail and webhook
+channels, and `AlertText`, an alert's body), `tracking` (MlflowService) and `studies`
+(StudyService, Optuna's storage). The machinery the MLflow service holds (outbox, sender,
+heartbeat, reaper, offline mode, SQLite stores, run records) is the package `model_name.tracking`; `RunConfig`, `EndedRun` and the run
+record's helpers are re-exported here because a job uses them with the service.
+
+Outside this package, import from the package (`from model_name.io.services import
+MlflowService`), never from its modules: `tests/test_imports.py` holds the code to it.
 
 Example:
     >>> with LoggerService(sink="stdout", format="{message}") as service:
@@ -29,26 +33,18 @@ from model_name.io.services.alerts import (
 from model_name.io.services.base import FailureReport, Service, start_all, stop_all
 from model_name.io.services.channels import AlertText, Severity
 from model_name.io.services.logger import LoggerService
-from model_name.io.services.records import (
-    GIT_TIMEOUT_SECONDS,
-    PACKAGE,
+from model_name.io.services.studies import StudyService
+from model_name.io.services.tracking import MlflowService, RunStatus
+from model_name.tracking.records import (
     EndedRun,
     RunConfig,
     config_yaml,
     masked_command,
     run_record_tags,
 )
-from model_name.io.services.stores import initialize_sqlite_store
-from model_name.io.services.studies import StudyService
-from model_name.io.services.tracking import MLFLOW_BATCH_LIMIT, MlflowService, RunStatus
-from model_name.io.services.tracking_state import MLFLOW_HTTP_DEFAULTS
 
 __all__ = [
-    "GIT_TIMEOUT_SECONDS",
-    "MLFLOW_BATCH_LIMIT",
-    "MLFLOW_HTTP_DEFAULTS",
     "NOTIFICATION_PROBE_SECONDS",
-    "PACKAGE",
     "AlertText",
     "AlertsService",
     "EndedRun",
@@ -62,7 +58,6 @@ __all__ = [
     "StudyService",
     "Terminated",
     "config_yaml",
-    "initialize_sqlite_store",
     "masked_command",
     "notification_backend_problem",
     "run_record_tags",

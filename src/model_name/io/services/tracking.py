@@ -1,56 +1,51 @@
 """The tracking service: MLflow runs, buffered metrics and models, on configured stores.
 
-MLflow is imported inside the methods that need it: importing this module stays cheap.
+The machinery it holds (the outbox and its sender, the heartbeat, the reaper, offline mode, the
+SQLite stores, MLflow's process-wide state) lives in `model_name.tracking`. MLflow is imported
+inside the methods that need it: importing this module stays cheap.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
-import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pydantic as pdt
 
-from model_name.io.services import records
-from model_name.io.services.base import Service, _loguru
-from model_name.io.services.heartbeat import HEARTBEAT_TAG, Heartbeat, now_ms, process_tags
+from model_name.io.services.base import Service
 from model_name.io.services.logger import LoggerService
-from model_name.io.services.offline import offline_artifacts
-from model_name.io.services.outbox import iter_chunks
-from model_name.io.services.records import EndedRun, config_yaml, run_record_tags
-from model_name.io.services.stores import initialize_sqlite_store
-from model_name.io.services.tracking_reliability import ReliableTracking, _check_metric_names
-from model_name.io.services.tracking_state import (
+from model_name.redaction import mask_url, remember_secrets, secrets_in
+from model_name.settings import MlflowSettings
+from model_name.tracking import records
+from model_name.tracking.delivery import Delivery
+from model_name.tracking.heartbeat import HEARTBEAT_TAG, Heartbeat, process_tags
+from model_name.tracking.metrics import MetricBuffer
+from model_name.tracking.offline import offline_artifacts, offline_uri, tracks_offline
+from model_name.tracking.records import EndedRun, run_record_tags
+from model_name.tracking.run_files import RunFiles
+from model_name.tracking.state import (
     MLFLOW_HTTP_DEFAULTS,
-    _end_runs_above,
-    _mlflow_environ,
-    _mlflow_globals,
-    _pop_active_run,
-    _restore_mlflow_globals,
+    SavedState,
+    end_runs_above,
+    export_credentials,
+    pop_active_run,
 )
-from model_name.redaction import MaskingSink, mask_url, remember_secrets, secrets_in
+from model_name.tracking.stores import initialize_sqlite_store, store_full
+from model_name.tracking.writer import RunWriter
 
 if TYPE_CHECKING:
     from mlflow import ActiveRun, MlflowClient
 
-
-Point = tuple[str, str, float, int, int]
-"""A buffered metric point: run id, key, value, timestamp (ms), step."""
-
-MLFLOW_BATCH_LIMIT = 1000
-"""The most metrics MLflow accepts in one `log_batch` call."""
 
 RunStatus = Literal["FINISHED", "FAILED", "KILLED"]
 
 _FILE_STORE = "MLFLOW_ALLOW_FILE_STORE"
 
 
-class MlflowService(Service, ReliableTracking):
+class MlflowService(Service, MlflowSettings):
     """Track runs, metrics and models with MLflow.
 
     `start()` imports MLflow, sets the tracking and registry URIs and the experiment (created when
@@ -69,10 +64,15 @@ class MlflowService(Service, ReliableTracking):
         RunConfig: the settings of a run (`MlflowService.RunConfig(name=...)`), as in
             fmind's mlops-python-package.
 
+    What a run logs goes through a `RunWriter` (`model_name.tracking.writer`): a metric buffer,
+    then the durable outbox and its sender (`mlflow.outbox`, the default) or straight to the
+    store. When `run_context` exits the store has all of it (see its docs).
+
     Example:
         service = MlflowService(tracking_uri="sqlite:///mlflow.db", experiment_name="demo")
         with service, service.run_context(service.RunConfig(name="try")) as run:
             service.log_metrics({"rmse": 0.5}, step=1)
+        service.client().get_run(run.info.run_id).info.status  # FINISHED
     """
 
     RunConfig: ClassVar[type[records.RunConfig]] = records.RunConfig
@@ -81,14 +81,11 @@ class MlflowService(Service, ReliableTracking):
         default_factory=LoggerService, exclude=True, repr=False
     )
 
-    _saved_environ: dict[str, str] = pdt.PrivateAttr(default_factory=dict)
-    _saved_state: dict[str, Any] = pdt.PrivateAttr(default_factory=dict)
-    _autolog_set: bool = pdt.PrivateAttr(default=False)
+    _saved: SavedState | None = pdt.PrivateAttr(default=None)
     _outer_run_id: str | None = pdt.PrivateAttr(default=None)
-    _buffer: list[Point] = pdt.PrivateAttr(default_factory=list)
-    _last_flush: float = pdt.PrivateAttr(default_factory=time.monotonic)
-    _batch_client: MlflowClient | None = pdt.PrivateAttr(default=None)
-    _run_metrics: dict[str, dict[str, float]] = pdt.PrivateAttr(default_factory=dict)
+    _writer: RunWriter | None = pdt.PrivateAttr(default=None)
+    _online: tuple[str, str | None] | None = pdt.PrivateAttr(default=None)
+    _heartbeat: Heartbeat | None = pdt.PrivateAttr(default=None)
     _last_run: EndedRun | None = pdt.PrivateAttr(default=None)
 
     @property
@@ -96,10 +93,18 @@ class MlflowService(Service, ReliableTracking):
         """The last run `run_context` ended (id, experiment, status, last metric values), if any."""
         return self._last_run
 
-    _heartbeat: Heartbeat | None = pdt.PrivateAttr(default=None)
+    @property
+    def offline_notice(self) -> str | None:
+        """Why the running service tracks offline in `auto` mode (for an alert), or None."""
+        if self.mode != "auto" or self._online is None:
+            return None
+        return (
+            f"The tracking server at {mask_url(self._online[0])} does not answer: runs are "
+            f"tracked offline into {self.offline_dir}; `model_name runs sync` uploads them."
+        )
 
     def start(self) -> None:
-        """Set MLflow's URIs, experiment, autologging and credentials.
+        """Set MLflow's URIs, experiment, autologging and credentials; open the outbox.
 
         Raises:
             Exception: whatever MLflow raises when the store cannot be reached; nothing stays
@@ -107,22 +112,25 @@ class MlflowService(Service, ReliableTracking):
         """
         if self._running:
             return
-        self._saved_environ = _mlflow_environ()
-        self._saved_state = {}
-        self._autolog_set = False
+        self._saved = saved = SavedState()
         try:
             for name, value in MLFLOW_HTTP_DEFAULTS.items():
                 os.environ.setdefault(name, value)
-            self._export_credentials()
+            export_credentials(
+                self.tracking_username,
+                self.tracking_password.get_secret_value() if self.tracking_password else None,
+                self.tracking_token.get_secret_value() if self.tracking_token else None,
+            )
             remember_secrets(secrets_in(self))  # masked in every log line and error from now on
             if self.tracking_uri.startswith("file:"):
                 os.environ[_FILE_STORE] = "true"  # asked for by name: MLflow 3 refuses it unless
-            self._choose_mode()
+            if tracks_offline(self.mode, self.tracking_uri):
+                self._go_offline()
             import mlflow
 
             for uri in dict.fromkeys((self.tracking_uri, self.registry_uri or self.tracking_uri)):
                 initialize_sqlite_store(uri)
-            self._saved_state = _mlflow_globals()
+            saved.keep_globals()
             mlflow.set_tracking_uri(self.tracking_uri)
             mlflow.set_registry_uri(self.registry_uri or self.tracking_uri)
             if self._online is not None and not mlflow.get_experiment_by_name(
@@ -134,28 +142,36 @@ class MlflowService(Service, ReliableTracking):
             # create, set_experiment returns it without making it active (MLflow 3.17), and the
             # runs land in "Default". Setting it again by id makes it active in every case.
             mlflow.set_experiment(experiment_id=experiment.experiment_id)
-            self._autolog_set = True
+            saved.autolog = True
             mlflow.autolog(**self.autolog_options())
+            self._writer = self._new_writer(self._start_delivery() if self.outbox else None)
         except BaseException:
             self._restore()
             raise
         if self.reaping:
-            _attempt("reap the stale runs", lambda: self._reap(experiment.experiment_id))
+            from model_name.tracking.reaper import reap_and_say
+
+            _attempt(
+                "reap the stale runs",
+                lambda: reap_and_say(
+                    self.client(), experiment.experiment_id, self.grace_seconds(), self.reap_seconds
+                ),
+            )
         beats = self.client()  # its own client: the heartbeat thread must not share a session
         self._heartbeat = Heartbeat(
             self.heartbeat_seconds,
             lambda run_id, time_ms: beats.set_tag(run_id, HEARTBEAT_TAG, str(time_ms)),
         )
-        if self.outbox:
-            self._start_outbox()
         active = mlflow.active_run()
         self._outer_run_id = active.info.run_id if active is not None else None
-        self._buffer = []
-        self._last_flush = time.monotonic()
         self._running = True
 
     def stop(self) -> None:
-        """Send buffered metrics, end runs left open (FAILED), and undo what `start()` did."""
+        """Send buffered metrics, end runs left open (FAILED), and undo what `start()` did.
+
+        What the outbox still holds is waited for as at the end of a run (see `run_context`);
+        what is left then stays in the outbox, said in one WARNING line of the log.
+        """
         if not self._running:
             return
         self._running = False
@@ -163,8 +179,9 @@ class MlflowService(Service, ReliableTracking):
             if self._heartbeat is not None:
                 self._heartbeat.stop()
             _attempt("send the buffered metrics", self.flush_metrics)
-            _end_runs_above(self._outer_run_id)
-            self._stop_outbox()
+            end_runs_above(self._outer_run_id)
+            if self._writer is not None:
+                _attempt("send what the job logged", self._writer.close)
         finally:
             self._restore()
 
@@ -190,7 +207,13 @@ class MlflowService(Service, ReliableTracking):
         checkout. When it ends, whatever happened, buffered metrics are sent and the artifacts
         `config.yaml` (the run config's `config`, secrets masked) and `logs/run.log` (everything
         logged meanwhile) are logged. The run ends FINISHED, FAILED when an exception escapes, or
-        KILLED on KeyboardInterrupt or `Terminated`; exceptions are re-raised.
+        KILLED on KeyboardInterrupt or `Terminated`; exceptions are re-raised, a full disk
+        (the store, the outbox or an artifact cannot grow) as `StoreFullError`.
+
+        When the block exits, the store has the run's end status and everything it logged
+        (`client().get_run(...)` shows them): on a local store (SQLite, file) always; on a
+        tracking server within `drain_seconds`, after which the outbox keeps the rest (one
+        WARNING line) and the wait is not repeated until the server answers again.
 
         Args:
             run_config: the run's name, description, tags, system metrics and configuration.
@@ -200,6 +223,7 @@ class MlflowService(Service, ReliableTracking):
 
         Raises:
             RuntimeError: the service is not started (the run would go to MLflow's defaults).
+            StoreFullError: a disk filled up during the run (raised from the original error).
         """
         import mlflow
 
@@ -217,15 +241,20 @@ class MlflowService(Service, ReliableTracking):
         )
         if self._heartbeat is not None:
             self._heartbeat.add(run.info.run_id)
-        log_folder = Path(tempfile.mkdtemp(prefix="model_name-run-"))
-        (log_folder / "logs").mkdir()
-        sink_id = self._add_run_log(log_folder / "logs" / "run.log")
+        logger = self.logger_service
+        files = RunFiles(run.info.run_id, logger.logger(), logger.level, logger.format)
         status: RunStatus = "FINISHED"
         try:
             yield run
             self.flush_metrics()
         except KeyboardInterrupt:
             status = "KILLED"
+            raise
+        except Exception as error:
+            status = "FAILED"
+            full = store_full(error, self.tracking_uri)
+            if full is not None and full.__traceback__ is None:  # not raised yet: say it here
+                raise full from error
             raise
         except BaseException:
             status = "FAILED"
@@ -234,15 +263,15 @@ class MlflowService(Service, ReliableTracking):
             from model_name.signals import wrap_up
 
             with wrap_up():  # ending the run KILLED and uploading its log: not cut short
-                self._finish_run(run, run_config, status, sink_id, log_folder)
+                self._finish_run(run, run_config, status, files)
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         """Buffer metric points for the active run; they are sent in batches.
 
         The buffer is sent when it holds `metrics_flush_size` points, on the first call
         `metrics_flush_seconds` or more after the oldest point waiting in it was logged, when the
-        run of `run_context` ends (however it ends), on `flush_metrics()` and on `stop()`. Each
-        point keeps the time of its call.
+        run of `run_context` ends (however it ends), on `flush_metrics()`, `flush()` and `stop()`.
+        Each point keeps the time of its call.
 
         Args:
             metrics: metric names and values.
@@ -251,145 +280,156 @@ class MlflowService(Service, ReliableTracking):
         Raises:
             RuntimeError: no MLflow run is active.
         """
-        import mlflow
-
-        run = mlflow.active_run()
-        if run is None:
-            raise RuntimeError("log_metrics needs an active MLflow run: call it in run_context")
-        timestamp = int(time.time() * 1000)
-        run_id = run.info.run_id
-        if not self._buffer:  # the interval counts from the oldest point waiting
-            self._last_flush = time.monotonic()
-        self._buffer.extend(
-            (run_id, key, float(value), timestamp, step or 0) for key, value in metrics.items()
-        )
-        # the last values, for the alert that reports the run
-        self._run_metrics.setdefault(run_id, {}).update(
-            (key, float(value)) for key, value in metrics.items()
-        )
-        if (
-            len(self._buffer) >= self.metrics_flush_size
-            or time.monotonic() - self._last_flush >= self.metrics_flush_seconds
-        ):
-            self.flush_metrics()
+        self._writer_now().metrics(_active_run_id("log_metrics"), metrics, step)
 
     def flush_metrics(self) -> None:
         """Send the buffered metric points now: into the outbox, or to MLflow without one.
 
-        With the outbox, the points are on disk when this returns, and its sender ships them.
-        Without it, they go in `log_batch` calls of at most 1000 metrics.
+        With the outbox, the points are on disk when this returns, and its sender ships them
+        (`flush()` also waits until the store has them). Without it, they go in `log_batch`
+        calls of at most 1000 metrics.
 
         Raises:
             Exception: whatever MLflow raises without the outbox (the points of that call are
                 lost), or a metric name or value MLflow would refuse (with the outbox).
         """
-        self._last_flush = time.monotonic()
-        if not self._buffer:
-            return
-        points, self._buffer = self._buffer, []
-        by_run: dict[str, list[tuple[str, float, int, int]]] = {}
-        for run_id, *point in points:
-            by_run.setdefault(run_id, []).append(point)  # type: ignore[arg-type]
-        if self._outbox is not None:
-            for run_id, run_points in by_run.items():
-                _check_metric_names({key for key, *_ in run_points})
-                for chunk in iter_chunks(run_points, MLFLOW_BATCH_LIMIT):
-                    self._outbox.put(run_id, "metrics", chunk, size=len(chunk))
-            self._wake_sender()
-            return
-        from mlflow.entities import Metric
+        if self._writer is not None:
+            self._writer.flush_metrics()
 
-        if self._batch_client is None:
-            self._batch_client = self.client()
-        for run_id, run_points in by_run.items():
-            metrics = [Metric(*point) for point in run_points]
-            for chunk in iter_chunks(metrics, MLFLOW_BATCH_LIMIT):
-                self._batch_client.log_batch(run_id, metrics=chunk)
+    def flush(self) -> bool:
+        """Send the buffered points and wait until the store has everything logged so far.
 
-    def _add_run_log(self, path: Path) -> int:
-        """Add a loguru sink that records the run's log, at the logger service's level."""
-        return self.logger_service.logger().add(
-            MaskingSink(path),  # the run's log is an artifact: no secret may reach it
-            level=self.logger_service.level,
-            format=self.logger_service.format,
-            colorize=False,
-            backtrace=True,
-            diagnose=False,
-            catch=True,
-        )
+        After it, `client().get_run(...)` shows every point, param and tag logged before the
+        call. The wait is the one of a run's end (see `run_context`): as long as the sender
+        makes progress on a local store, at most `drain_seconds` on a tracking server.
+
+        Returns:
+            True when the store has everything; False when a tracking server did not answer
+            in time, or a full disk stops the store (what is left stays in the outbox).
+        """
+        if self._writer is None:
+            return True
+        self._writer.flush_metrics()
+        return self._writer.wait()
+
+    def drain(self, seconds: float | None = None) -> bool:
+        """Wait until everything in the outbox (not the buffer) reached the store.
+
+        Args:
+            seconds: the most time to wait; None waits as long as it takes.
+
+        Returns:
+            True when nothing is left to send (always, without the outbox).
+        """
+        delivery = self._writer.delivery if self._writer is not None else None
+        return delivery is None or delivery.sender.drain(seconds)
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Log params of the active run, through the outbox when it is on.
+
+        Raises:
+            RuntimeError: no MLflow run is active.
+        """
+        self._writer_now().mapping(_active_run_id("log_params"), "params", params)
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Set tags of the active run, through the outbox when it is on.
+
+        Raises:
+            RuntimeError: no MLflow run is active.
+        """
+        self._writer_now().mapping(_active_run_id("set_tags"), "tags", tags)
 
     def _finish_run(
-        self,
-        run: ActiveRun,
-        run_config: records.RunConfig,
-        status: RunStatus,
-        sink_id: int,
-        log_folder: Path,
+        self, run: ActiveRun, run_config: records.RunConfig, status: RunStatus, files: RunFiles
     ) -> None:
         import mlflow
 
         run_id = run.info.run_id
-        logger = self.logger_service.logger()
-        _attempt("send the buffered metrics", self.flush_metrics)
-        logger.debug("MLflow run {} ({}) ends {}", run_config.name, run_id, status)
-        with contextlib.suppress(ValueError):
-            logger.remove(sink_id)
-        if run_config.config is not None:
-            text = config_yaml(run_config.config)
-            (log_folder / "config.yaml").write_text(text, encoding="utf-8")
+        writer = self._writer_now()
+        _attempt("send the buffered metrics", writer.flush_metrics)
+        self.logger_service.logger().debug(
+            "MLflow run {} ({}) ends {}", run_config.name, run_id, status
+        )
+        folder = files.close(run_config.config)
         if self._heartbeat is not None:
             self._heartbeat.remove(run_id)
         self._last_run = EndedRun(  # what the alert that reports the run says of it
             run_id=run_id,
             experiment_id=run.info.experiment_id,
             status=status,
-            metrics=self._run_metrics.pop(run_id, {}),
+            metrics=writer.buffer.last_values(run_id),
         )
-        if self._outbox is not None:
-            outbox = self._outbox
-            _attempt(
-                "keep config.yaml and logs/run.log", lambda: outbox.put_files(run_id, log_folder)
-            )
-            shutil.rmtree(log_folder, ignore_errors=True)
-            _end_runs_above(run_id)
-            outbox.put(run_id, "end", [status, now_ms()])
-            self._wake_sender()
-            _pop_active_run()
+        _attempt("record config.yaml and logs/run.log", lambda: writer.files(run_id, folder))
+        files.remove()
+        end_runs_above(run_id)  # runs opened inside and left open end first, FAILED
+        if writer.delivery is None:
+            mlflow.end_run(status)
             return
-        # one upload for both files: each artifact call costs a round trip (about 40 ms here)
-        _attempt(
-            "record config.yaml and logs/run.log",
-            lambda: mlflow.log_artifacts(str(log_folder), run_id=run_id),
-        )
-        shutil.rmtree(log_folder, ignore_errors=True)
-        _end_runs_above(run_id)  # runs opened inside and left open end first, FAILED
-        mlflow.end_run(status)
+        try:  # a store that cannot take the end (a full disk) keeps the run RUNNING, reaped later
+            _attempt(f"end the run {status}", lambda: writer.end(run_id, status))
+        finally:
+            pop_active_run()
+        # read-your-writes: the store has the run when the block exits (on a server that does
+        # not answer, the rest stays in the outbox, and stop() says so in one line)
+        writer.wait()
 
-    def _export_credentials(self) -> None:
-        if self.tracking_username is not None:
-            os.environ["MLFLOW_TRACKING_USERNAME"] = self.tracking_username
-        if self.tracking_password is not None:
-            os.environ["MLFLOW_TRACKING_PASSWORD"] = self.tracking_password.get_secret_value()
-        if self.tracking_token is not None:
-            os.environ["MLFLOW_TRACKING_TOKEN"] = self.tracking_token.get_secret_value()
+    def _writer_now(self) -> RunWriter:
+        """The running service's writer; before `start()`, one that writes straight to MLflow."""
+        if self._writer is None:
+            self._writer = self._new_writer(None)
+        return self._writer
+
+    def _new_writer(self, delivery: Delivery | None) -> RunWriter:
+        buffer = MetricBuffer(self.metrics_flush_size, self.metrics_flush_seconds)
+        return RunWriter(self.client, buffer, delivery, self.drain_seconds)
+
+    def _start_delivery(self) -> Delivery:
+        """Open the outbox, adopt what dead jobs left in it for this store, start its sender."""
+        delivery = Delivery(Path(self.outbox_dir), self.tracking_uri, self.client())
+        adopted = delivery.start()
+        if adopted:
+            from loguru import logger
+
+            logger.info(
+                "MLflow: sending {} item(s) earlier jobs left in {}", adopted, delivery.outbox.path
+            )
+        return delivery
+
+    def _go_offline(self) -> None:
+        """Track into the offline store from now on, and say why in `auto` mode."""
+        self._online = (self.tracking_uri, self.registry_uri)
+        self.tracking_uri, self.registry_uri = offline_uri(self.offline_dir), None
+        if self.mode == "auto":
+            from loguru import logger
+
+            logger.warning(
+                "MLflow: the tracking server at {} does not answer; tracking offline into {}: "
+                "`model_name runs sync` uploads the runs when it is back",
+                mask_url(self._online[0]),
+                self.offline_dir,
+            )
 
     def _restore(self) -> None:
-        """Undo `start()`: autologging, MLflow's URIs and experiment, and `MLFLOW_*` variables."""
-        self._batch_client = None
+        """Undo `start()`: the outbox, MLflow's URIs, experiment and autologging, `MLFLOW_*`."""
+        writer, self._writer = self._writer, None
+        if writer is not None and writer.delivery is not None:  # start() failed after it opened
+            writer.delivery.close()
         if self._online is not None:
             self.tracking_uri, self.registry_uri = self._online
             self._online = None
-        if self._autolog_set:
-            import mlflow
+        if self._saved is not None:
+            self._saved.restore()
+            self._saved = None
 
-            self._autolog_set = False
-            _attempt("turn autologging off", lambda: mlflow.autolog(disable=True))
-        if self._saved_state:
-            _restore_mlflow_globals(self._saved_state)
-            self._saved_state = {}
-        for name in set(_mlflow_environ()) - set(self._saved_environ):
-            del os.environ[name]
-        os.environ.update(self._saved_environ)
+
+def _active_run_id(caller: str) -> str:
+    import mlflow
+
+    run = mlflow.active_run()
+    if run is None:
+        raise RuntimeError(f"{caller} needs an active MLflow run: call it in run_context")
+    return str(run.info.run_id)
 
 
 def _attempt(what: str, action: Callable[[], object]) -> None:
@@ -397,4 +437,6 @@ def _attempt(what: str, action: Callable[[], object]) -> None:
     try:
         action()
     except Exception as error:
-        _loguru().warning("MLflow: could not {}: {}: {}", what, type(error).__name__, error)
+        from loguru import logger
+
+        logger.warning("MLflow: could not {}: {}: {}", what, type(error).__name__, error)

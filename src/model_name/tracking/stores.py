@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from model_name.errors import ServiceError
+from model_name.errors import ServiceError, StoreFullError
 
 TEMPORARY_SUFFIX = ".tmp"
 """The suffix of a store being built aside: `.<name>.<pid>.tmp`."""
@@ -39,10 +39,10 @@ def initialize_sqlite_store(uri: str) -> None:
         uri: a tracking or registry URI.
 
     Raises:
-        ServiceError: the disk is full, or the store is damaged and holds runs (one line saying
-            where and what to do).
+        StoreFullError: the disk is full (one line saying where and what to do).
+        ServiceError: the store is damaged and holds runs (one line saying what to do).
     """
-    path = _sqlite_path(uri)
+    path = sqlite_path(uri)
     if path is None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,8 +55,8 @@ def initialize_sqlite_store(uri: str) -> None:
         try:
             _open(uri)  # migrates a store made by an older MLflow
         except Exception as error:
-            if _disk_full(error):
-                raise _disk_full_error(path, "update") from None
+            if disk_full(error):
+                raise _store_full_error(path, "update") from None
             if _holds_runs(path):
                 raise ServiceError(
                     f"the tracking store {path} cannot be opened ({type(error).__name__}: "
@@ -90,8 +90,8 @@ def _build_aside(path: Path, query: str) -> None:
         for leftover in (temporary, temporary.with_name(f"{temporary.name}-journal")):
             with contextlib.suppress(OSError):
                 leftover.unlink()
-        if isinstance(error, Exception) and _disk_full(error):
-            raise _disk_full_error(path, "create") from None
+        if isinstance(error, Exception) and disk_full(error):
+            raise _store_full_error(path, "create") from None
         raise
 
 
@@ -138,14 +138,22 @@ def _holds_runs(path: Path) -> bool:
     return False
 
 
-def _disk_full(error: BaseException) -> bool:
-    """Whether an error (or one it was raised from) says the disk is full."""
-    for cause in _chain(error):
-        if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
-            return True
-        if "database or disk is full" in str(cause) or "No space left" in str(cause):
-            return True
-    return False
+def disk_full(error: BaseException) -> bool:
+    """Say whether an error (or one it was raised from or during) means that a disk is full.
+
+    The one test of a full disk: an `OSError` with `ENOSPC`, or a SQLite error with the code
+    `SQLITE_FULL` (SQLAlchemy and MLflow wrap it; the chain keeps it).
+    """
+    return any(_full(cause) for cause in _chain(error))
+
+
+def _full(error: BaseException) -> bool:
+    if isinstance(error, StoreFullError):
+        return True
+    if isinstance(error, OSError):
+        return error.errno == errno.ENOSPC
+    code = getattr(error, "sqlite_errorcode", None)  # SQLite's own errors carry it (3.11+)
+    return isinstance(error, sqlite3.Error) and code == sqlite3.SQLITE_FULL
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:
@@ -158,39 +166,42 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
-def disk_full_message(error: BaseException, tracking_uri: str | None) -> str | None:
-    """Say in one line that the disk is full, and where, if that is what an error means.
+def store_full(error: BaseException, tracking_uri: str | None = None) -> StoreFullError | None:
+    """Return the `StoreFullError` an error means, or None when no disk is full.
 
     SQLite says "database or disk is full" with the SQL statement it failed; an `OSError` says
-    "No space left on device" with the file. The line names the store's folder (or the file)
-    instead, and what to do.
+    "No space left on device" with the file. The error's line names the store's folder (or the
+    file) instead, and what to do.
 
     Args:
-        error: the error a job or a service raised.
-        tracking_uri: the tracking URI the job ran with.
+        error: an error caught from MLflow, SQLite or the operating system.
+        tracking_uri: the tracking store being written, named when SQLite is what is full.
 
     Returns:
-        The line, or None when the error is not about a full disk.
+        The error to raise (`raise ... from error`), or None.
     """
-    if not _disk_full(error):
+    if not disk_full(error):
         return None
-    if isinstance(error, ServiceError):  # initialize_sqlite_store said it already, with the path
-        return str(error)
+    for cause in _chain(error):
+        if isinstance(cause, StoreFullError):  # said already where it was caught, with the path
+            return cause
     for cause in _chain(error):
         if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
             where = f"no space left for {cause.filename}" if cause.filename else "no space left"
-            return f"the disk is full: {where} (OSError: {cause.strerror}); free space, run again"
-    path = _sqlite_path(tracking_uri or "")
+            return StoreFullError(
+                f"the disk is full: {where} (OSError: {cause.strerror}); free space, run again"
+            )
+    path = sqlite_path(tracking_uri or "")
     if path is not None:  # SQLite's "database or disk is full": the store could not grow
-        return (
+        return StoreFullError(
             f"the disk is full: the tracking store {path} cannot grow; free space in "
             f"{path.parent.resolve()} and run again"
         )
-    return "the disk is full (no space left on a device); free space and run again"
+    return StoreFullError("the disk is full (no space left on a device); free space, run again")
 
 
-def _disk_full_error(path: Path, action: str) -> ServiceError:
-    return ServiceError(
+def _store_full_error(path: Path, action: str) -> StoreFullError:
+    return StoreFullError(
         f"the disk is full: cannot {action} the tracking store {path}; free space in "
         f"{path.parent.resolve()} and run again"
     )
@@ -206,7 +217,12 @@ def _warn(message: str) -> None:
     logger.warning(message)
 
 
-def _sqlite_path(uri: str) -> Path | None:
+def local_store(uri: str) -> bool:
+    """Say whether a tracking URI is a store on this machine (a SQLite or a file store)."""
+    return uri.startswith(("sqlite:", "file:")) or "://" not in uri
+
+
+def sqlite_path(uri: str) -> Path | None:
     """Return the file of a `sqlite:///` URI, or None (another scheme, or an in-memory store)."""
     if not uri.startswith("sqlite:///"):
         return None

@@ -7,7 +7,7 @@ status, start and end times, and artifacts. Each uploaded run is tagged
 `model_name.source_run_id` (the offline run's id) and, once whole, `model_name.synced`; a run
 already whole on the server is skipped, a partial one (the upload was cut) is completed, so
 uploading twice copies nothing twice. The run's logged models, and the versions it registered
-offline, are copied too (`model_name.io.services.offline_models`).
+offline, are copied too (`model_name.tracking.offline_models`).
 
 Why not `mlflow-export-import`: it is not in the lock (and pyproject must not change here); it
 exports to a folder then imports from it (two steps, twice the disk); its imports create new
@@ -24,7 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from model_name.io.services.offline_models import copy_models
+from model_name.tracking.batches import METRICS_PER_BATCH, PARAMS_PER_BATCH, iter_chunks
+from model_name.tracking.offline_models import copy_models
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -133,19 +134,26 @@ def copy_run(
         )
         into = created.info.run_id
     params = [Param(key, value) for key, value in run.data.params.items()]
-    for begin in range(0, len(params), 100):
-        target.log_batch(into, params=params[begin : begin + 100])
+    for chunk in iter_chunks(params, PARAMS_PER_BATCH):
+        target.log_batch(into, params=chunk)
     for key in run.data.metrics:
         history = source.get_metric_history(run.info.run_id, key)
         points = [Metric(key, p.value, p.timestamp, p.step) for p in history]
-        for begin in range(0, len(points), 1000):
-            target.log_batch(into, metrics=points[begin : begin + 1000])
+        for chunk in iter_chunks(points, METRICS_PER_BATCH):
+            target.log_batch(into, metrics=chunk)
     with tempfile.TemporaryDirectory(prefix="model_name-sync-") as folder:
         if source.list_artifacts(run.info.run_id):
             local = source.download_artifacts(run.info.run_id, "", folder)
             target.log_artifacts(into, local)
-    target.log_batch(into, tags=[RunTag(key, value) for key, value in tags.items()][:100])
+    run_tags = [RunTag(key, value) for key, value in tags.items()]
+    for chunk in iter_chunks(run_tags, PARAMS_PER_BATCH):
+        target.log_batch(into, tags=chunk)
     registered = copy_models(source, target, run, experiment_id, into)
     target.set_terminated(into, run.info.status, end_time=run.info.end_time)
     target.set_tag(into, SYNCED_TAG, "true")  # last: a cut upload is completed next time
     return registered
+
+
+def tracks_offline(mode: str, tracking_uri: str) -> bool:
+    """Say whether a service in `mode` tracks offline: `offline`, or `auto` with a silent server."""
+    return mode == "offline" or (mode == "auto" and not server_answers(tracking_uri))

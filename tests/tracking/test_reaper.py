@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import time
 from pathlib import Path
 
@@ -11,8 +12,11 @@ import psutil
 import pytest
 from mlflow import MlflowClient
 
+from model_name.cli import main
 from model_name.io.services import LoggerService, MlflowService
-from model_name.io.services.reaper import reap_stale_runs
+from model_name.tracking.reaper import reap_stale_runs
+from tests.helpers.jobs import start_held_check
+from tests.helpers.servers import without_coverage
 from tests.helpers.tracking import dead_process, left_run
 
 HOST = socket.gethostname()
@@ -168,3 +172,31 @@ def test_start_leaves_runs_alone_when_reaping_is_off(
         pass
 
     assert status(client, dead) == "RUNNING"
+
+
+@pytest.mark.slow
+def test_the_log_a_killed_job_left_is_attached_to_its_reaped_run(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a job killed with SIGKILL while its run is open: its log is left in $TMPDIR
+    temporary = isolated / "tmp"
+    temporary.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temporary))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again, here too
+    process = start_held_check(isolated / "job.log", without_coverage(os.environ))
+    process.kill()
+    process.communicate()
+    assert len(list(temporary.glob("model_name-run-*"))) == 1
+
+    # when the dead runs of the store are reaped
+    code = main(["runs", "reap"])
+
+    # then the reaped run carries that log as logs/run.log, and the folder is gone
+    assert code == 0
+    assert "the log it left is attached as logs/run.log" in capsys.readouterr().out
+    client = MlflowClient(tracking_uri="sqlite:///mlflow.db")
+    (run,) = client.search_runs([client.get_experiment_by_name("model_name").experiment_id])
+    assert run.info.status == "KILLED"
+    log = client.download_artifacts(run.info.run_id, "logs/run.log", str(isolated / "down"))
+    assert "Check run" in Path(log).read_text(encoding="utf-8")
+    assert list(temporary.glob("model_name-run-*")) == []

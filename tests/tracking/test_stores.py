@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import sqlite3
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
 
-from model_name.errors import ServiceError
-from model_name.io.services import initialize_sqlite_store
-from model_name.io.services.stores import disk_full_message
+from model_name.errors import ServiceError, StoreFullError
+from model_name.tracking.stores import initialize_sqlite_store, store_full
 
 
 def test_a_fresh_store_is_created_with_its_folders_and_is_usable(tmp_path: Path) -> None:
@@ -111,21 +112,54 @@ def test_a_damaged_store_that_holds_runs_is_left_alone_with_one_clear_line(tmp_p
     assert not list(tmp_path.glob("mlflow.db.broken-*"))
 
 
-def test_a_full_disk_is_named_as_such_with_the_stores_folder() -> None:
-    # given SQLite's error when the store cannot grow, as SQLAlchemy wraps it
+def full_database_error(folder: Path) -> sqlite3.Error:
+    """SQLite's own error when a database cannot grow (its size capped by `max_page_count`)."""
+    with contextlib.closing(sqlite3.connect(folder / "capped.db")) as database:
+        database.execute("CREATE TABLE points (value TEXT)")
+        database.execute("PRAGMA max_page_count = 2")
+        try:
+            for _ in range(100):
+                database.execute("INSERT INTO points VALUES (?)", ("x" * 4096,))
+        except sqlite3.Error as error:
+            return error
+    raise AssertionError("the capped database kept growing")
+
+
+def test_a_full_disk_is_named_as_such_with_the_stores_folder(tmp_path: Path) -> None:
+    # given SQLite's error when the store cannot grow, as SQLAlchemy and MLflow wrap it
     try:
         try:
-            raise sqlite3.OperationalError("database or disk is full")
-        except sqlite3.OperationalError as error:
+            raise full_database_error(tmp_path)
+        except sqlite3.Error as error:
             raise RuntimeError(
                 "(sqlite3.OperationalError) database or disk is full [SQL: INSERT INTO metrics]"
             ) from error
     except RuntimeError as wrapped:
-        message = disk_full_message(wrapped, "sqlite:////srv/project/mlflow.db")
+        full = store_full(wrapped, "sqlite:////srv/project/mlflow.db")
 
-    # then the line names the store's folder, without SQL
-    assert message == (
+    # then it is the one full-disk error, and its line names the store's folder, without SQL
+    assert isinstance(full, StoreFullError)
+    assert str(full) == (
         "the disk is full: the tracking store /srv/project/mlflow.db cannot grow; free space in "
         "/srv/project and run again"
     )
-    assert disk_full_message(RuntimeError("other"), None) is None
+
+
+def test_an_error_that_only_says_full_is_not_a_full_disk() -> None:
+    # given errors whose text mentions a full disk, without the operating system's or SQLite's code
+    worded = RuntimeError("database or disk is full")
+
+    # then they are not taken for one (the code decides, not the wording)
+    assert store_full(worded, "sqlite:///mlflow.db") is None
+    assert store_full(RuntimeError("other"), None) is None
+
+
+def test_no_space_left_names_the_file() -> None:
+    # given the operating system's error for a file that cannot grow
+    error = OSError(errno.ENOSPC, "No space left on device", "/srv/project/mlruns/model.pkl")
+
+    # then the line names the file
+    assert str(store_full(error)) == (
+        "the disk is full: no space left for /srv/project/mlruns/model.pkl (OSError: No space "
+        "left on device); free space, run again"
+    )

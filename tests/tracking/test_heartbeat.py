@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 
 from model_name.io.services import LoggerService, MlflowService, RunConfig
-from model_name.io.services.heartbeat import Heartbeat
+from model_name.tracking.heartbeat import Heartbeat
 
 
 def heartbeat(service: MlflowService, run_id: str) -> int:

@@ -9,8 +9,8 @@ import pytest
 from mlflow import MlflowClient
 
 from model_name.io.services import LoggerService, MlflowService, RunConfig
-from model_name.io.services.outbox import Outbox
-from model_name.io.services.sender import Sender
+from model_name.tracking.outbox import Outbox
+from model_name.tracking.sender import Sender
 from tests.helpers.servers import free_port
 from tests.helpers.tracking import dead_process
 

@@ -11,8 +11,6 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from model_name.io.services.base import _loguru
-
 MLFLOW_HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
@@ -28,20 +26,23 @@ did not set; `stop()` removes them again.
 """
 
 
-def _end_runs_above(run_id: str | None) -> None:
+def end_runs_above(run_id: str | None) -> None:
     """End, FAILED, the active runs opened after `run_id` (all of them for None) and left open."""
     import mlflow
 
     while (active := mlflow.active_run()) is not None and active.info.run_id != run_id:
-        _loguru().warning("MLflow run {} was left open; ending it FAILED", active.info.run_id)
+        from loguru import logger
+
+        logger.warning("MLflow run {} was left open; ending it FAILED", active.info.run_id)
         mlflow.end_run("FAILED")  # pops the run even when the store refuses the update
 
 
-def _mlflow_environ() -> dict[str, str]:
+def mlflow_environ() -> dict[str, str]:
+    """Return the `MLFLOW_*` variables of the environment now."""
     return {name: value for name, value in os.environ.items() if name.startswith("MLFLOW_")}
 
 
-def _mlflow_globals() -> dict[str, Any]:
+def mlflow_globals() -> dict[str, Any]:
     """Return MLflow's process-wide tracking URI, registry URI and active experiment."""
     from mlflow.tracking import fluent
     from mlflow.tracking._model_registry import utils as registry_utils
@@ -54,7 +55,8 @@ def _mlflow_globals() -> dict[str, Any]:
     }
 
 
-def _restore_mlflow_globals(state: Mapping[str, Any]) -> None:
+def restore_mlflow_globals(state: Mapping[str, Any]) -> None:
+    """Put back what `mlflow_globals` returned."""
     import mlflow
     from mlflow.tracking import fluent
 
@@ -63,7 +65,7 @@ def _restore_mlflow_globals(state: Mapping[str, Any]) -> None:
     fluent._active_experiment_id = state["experiment_id"]
 
 
-def _pop_active_run() -> None:
+def pop_active_run() -> None:
     """Take the active run off MLflow's stack without telling the store (the outbox will).
 
     What `mlflow.end_run` does, minus its `set_terminated` call: that one needs the network.
@@ -80,3 +82,46 @@ def _pop_active_run() -> None:
     monitor = fluent.run_id_to_system_metrics_monitor.pop(run.info.run_id, None)
     if monitor is not None:
         monitor.finish()
+
+
+def export_credentials(username: str | None, password: str | None, token: str | None) -> None:
+    """Put an MLflow server's credentials where MLflow reads them (`MLFLOW_TRACKING_*`)."""
+    for name, value in (("USERNAME", username), ("PASSWORD", password), ("TOKEN", token)):
+        if value is not None:
+            os.environ[f"MLFLOW_TRACKING_{name}"] = value
+
+
+class SavedState:
+    """MLflow's process-wide state as it was before a service changed it, to be put back.
+
+    Built before the change: it keeps the `MLFLOW_*` variables then; `keep_globals()` keeps
+    the URIs and experiment before they are set, and `autolog` says autologging was configured.
+    """
+
+    def __init__(self) -> None:
+        self.environ = mlflow_environ()
+        self.globals: dict[str, Any] = {}
+        self.autolog = False
+
+    def keep_globals(self) -> None:
+        """Keep MLflow's URIs and active experiment as they are now."""
+        self.globals = mlflow_globals()
+
+    def restore(self) -> None:
+        """Turn autologging off, and put back the URIs, experiment and `MLFLOW_*` variables."""
+        if self.autolog:
+            import mlflow
+
+            self.autolog = False
+            try:
+                mlflow.autolog(disable=True)
+            except Exception as error:
+                from loguru import logger
+
+                logger.warning("MLflow: could not turn autologging off: {}", error)
+        if self.globals:
+            restore_mlflow_globals(self.globals)
+            self.globals = {}
+        for name in set(mlflow_environ()) - set(self.environ):
+            del os.environ[name]
+        os.environ.update(self.environ)

@@ -5,7 +5,7 @@ stays RUNNING forever. `MlflowService.run_context` therefore tags every run it o
 `process_tags()` (host, process id, process start time, first heartbeat), and a `Heartbeat`
 thread rewrites the tag `model_name.heartbeat` every `mlflow.heartbeat_seconds` until the run
 ends. A tag, not a metric: `search_runs` returns tags with each run, so the reaper
-(`model_name.io.services.reaper`) reads every RUNNING run's heartbeat in one query per page.
+(`model_name.tracking.reaper`) reads every RUNNING run's heartbeat in one query per page.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-
-from model_name.io.services.base import _loguru
 
 HOST_TAG = "model_name.host"
 PID_TAG = "model_name.pid"
@@ -131,7 +129,9 @@ class Heartbeat:
                 except Exception as error:
                     if not self._warned:
                         self._warned = True
-                        _loguru().warning(
+                        from loguru import logger
+
+                        logger.warning(
                             "MLflow: heartbeat of run {} not sent (retried every {} s): {}: {}",
                             run_id,
                             self._interval,

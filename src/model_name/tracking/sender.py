@@ -11,14 +11,16 @@ with the server's reason, and logged. The job's thread never waits on any of thi
 
 from __future__ import annotations
 
-import errno
 import threading
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from model_name.io.services.base import _loguru
-from model_name.io.services.outbox import Item, Outbox, iter_chunks
 from model_name.redaction import mask_url
+from model_name.tracking.batches import PARAMS_PER_BATCH, iter_chunks
+from model_name.tracking.metrics import write_metrics
+from model_name.tracking.outbox import Item, Outbox
+from model_name.tracking.stores import disk_full, sqlite_path
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -32,25 +34,24 @@ PERMANENT_ERRORS = frozenset(
 """MLflow error codes that no retry can fix: the row is set aside, not retried."""
 
 
-def send(client: MlflowClient, item: Item) -> None:
-    """Send one outbox row with one (or a few) MLflow calls.
+def send(client: MlflowClient, items: list[Item]) -> None:
+    """Send outbox rows: one row with one (or a few) MLflow calls, or metric rows together.
 
     Raises:
-        Exception: whatever MLflow raises; the row stays in the outbox.
+        Exception: whatever MLflow raises; the rows stay in the outbox.
     """
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Param, RunTag
 
+    item = items[0]
     if item.kind == "metrics":
-        metrics = [Metric(k, v, t, s) for k, v, t, s in item.payload]
-        for chunk in iter_chunks(metrics, 1000):
-            client.log_batch(item.run_id, metrics=chunk)
+        write_metrics(client, [(row.run_id, [tuple(p) for p in row.payload]) for row in items])
     elif item.kind == "params":
         params = [Param(k, str(v)) for k, v in item.payload.items()]
-        for chunk in iter_chunks(params, 100):
+        for chunk in iter_chunks(params, PARAMS_PER_BATCH):
             client.log_batch(item.run_id, params=chunk)
     elif item.kind == "tags":
         tags = [RunTag(k, str(v)) for k, v in item.payload.items()]
-        for chunk in iter_chunks(tags, 100):
+        for chunk in iter_chunks(tags, PARAMS_PER_BATCH):
             client.log_batch(item.run_id, tags=chunk)
     elif item.kind == "artifacts":
         client.log_artifacts(item.run_id, item.payload)
@@ -59,20 +60,16 @@ def send(client: MlflowClient, item: Item) -> None:
         client.set_terminated(item.run_id, status, end_time=end_time)
 
 
-def permanent(error: Exception) -> bool:
+def permanent(error: Exception, item: Item) -> bool:
     """Say whether a row cannot be sent now or later (retrying cannot help).
 
-    The server refused it for good, or it writes to a local artifact folder on a full disk: that
-    row is kept aside, so that the rows after it (the run's end status) still reach the store.
+    The server refused it for good, or it writes artifacts to a local folder on a full disk:
+    that row is kept aside, so that the rows after it (the run's end status) still reach the
+    store. A store that SQLite cannot grow is retried: the rows go in once space is back.
     """
     if getattr(error, "error_code", None) in PERMANENT_ERRORS:
         return True
-    cause: BaseException | None = error
-    while cause is not None:
-        if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
-            return True
-        cause = cause.__cause__ or cause.__context__
-    return False
+    return item.kind == "artifacts" and disk_full(error)
 
 
 class Sender:
@@ -91,6 +88,8 @@ class Sender:
         self._idle = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing_since: float | None = None
+        self.full_disk = False
+        """Whether the store's last refusal was a full disk (the rows wait for space)."""
         self.sent = 0
 
     def start(self) -> None:
@@ -103,8 +102,14 @@ class Sender:
         self._idle.clear()
         self._wake.set()
 
-    def drain(self, seconds: float | None) -> bool:
-        """Wait until every row this process owns is sent, for at most `seconds` (None: no limit).
+    def drain(self, seconds: float | None, failing_seconds: float | None = None) -> bool:
+        """Wait until every row this process owns is sent.
+
+        Args:
+            seconds: the most time to wait; None: no limit.
+            failing_seconds: also stop waiting once the store has refused every try for this
+                long in a row, or at once when it refuses because its disk is full (None: no
+                such limit).
 
         Returns:
             True when nothing is left to send.
@@ -114,9 +119,15 @@ class Sender:
         while True:
             if self._idle.wait(0.05) and not self.outbox.unsent():
                 return True
-            if deadline is not None and time.monotonic() >= deadline:
-                return not self.outbox.unsent()
-            if self._thread is None or not self._thread.is_alive():
+            now, failing = time.monotonic(), self._failing_since
+            timed_out = deadline is not None and now >= deadline
+            refused = (
+                failing_seconds is not None
+                and failing is not None
+                and (now - failing >= failing_seconds or self.full_disk)
+            )
+            stopped = self._thread is None or not self._thread.is_alive()
+            if timed_out or refused or stopped:
                 return not self.outbox.unsent()
 
     def stop(self) -> None:
@@ -154,38 +165,74 @@ class Sender:
 
     def _send_all(self, items: list[Item]) -> Exception | None:
         """Send rows in order; return the error that stopped it (the row stays), or None."""
-        for item in items:
+        for group in self._groups(items):
             if self._stopping.is_set():
                 return None
-            try:
-                send(self._client, item)
-            except Exception as error:
-                if not permanent(error):
-                    return error
-                reason = f"{type(error).__name__}: {mask_url(' '.join(str(error).split()))}"
-                self.outbox.reject(item, reason)
-                _loguru().error(
-                    "MLflow refused {} of run {} (kept aside in {}): {}",
-                    item.kind,
-                    item.run_id,
-                    self.outbox.path,
-                    reason,
-                )
-                continue
-            self.outbox.done(item)
-            self.sent += item.size
-            if self._failing_since is not None:
-                away = time.monotonic() - self._failing_since
-                _loguru().info("MLflow: the tracking server answers again after {:.0f} s", away)
-                self._failing_since = None
+            failed = self._send_group(group)
+            if failed is not None:
+                return failed
         return None
 
+    def _groups(self, items: list[Item]) -> Iterator[list[Item]]:
+        """Cut rows into what is sent at once: on a SQLite store, consecutive metric rows."""
+        together = sqlite_path(self._client.tracking_uri) is not None
+        group: list[Item] = []
+        for item in items:
+            if group and not (together and item.kind == group[-1].kind == "metrics"):
+                yield group
+                group = []
+            group.append(item)
+        if group:
+            yield group
+
+    def _send_group(self, group: list[Item]) -> Exception | None:
+        try:
+            send(self._client, group)
+        except Exception as error:
+            if not permanent(error, group[0]):
+                return error
+            if len(group) > 1:  # find the row refused: the others go in
+                return next(filter(None, (self._send_group([item]) for item in group)), None)
+            self._reject(group[0], error)
+            return None
+        self.outbox.done(group)
+        self.sent += sum(item.size for item in group)
+        self.full_disk = False
+        if self._failing_since is not None:
+            away = time.monotonic() - self._failing_since
+            from loguru import logger
+
+            logger.info("MLflow: the tracking server answers again after {:.0f} s", away)
+            self._failing_since = None
+        return None
+
+    def _reject(self, item: Item, error: Exception) -> None:
+        reason = f"{type(error).__name__}: {mask_url(' '.join(str(error).split()))}"
+        self.outbox.reject(item, reason)
+        from loguru import logger
+
+        logger.error(
+            "MLflow refused {} of run {} (kept aside in {}): {}",
+            item.kind,
+            item.run_id,
+            self.outbox.path,
+            reason,
+        )
+
     def _warn_once(self, error: Exception) -> None:
+        self.full_disk = disk_full(error)
         if self._failing_since is None:
             self._failing_since = time.monotonic()
-            _loguru().warning(
-                "MLflow: the tracking server cannot be reached; what the job logs is kept in {} "
-                "and sent when it answers: {}: {}",
+            from loguru import logger
+
+            logger.warning(
+                "MLflow: the tracking {} cannot {}; what the job logs is kept in {} and sent "
+                "when it can: {}: {}",
+                *(
+                    ("store", "grow (the disk is full)")
+                    if self.full_disk
+                    else ("server", "be reached")
+                ),
                 self.outbox.path,
                 type(error).__name__,
                 mask_url(" ".join(str(error).split()))[:300],

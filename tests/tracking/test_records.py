@@ -7,7 +7,7 @@ import enum
 import pydantic as pdt
 import pytest
 
-from model_name.io.services import config_yaml, masked_command
+from model_name.tracking.records import config_yaml, masked_command
 
 MASK = "**********"  # what a user sees in place of a secret, as pydantic shows a SecretStr
 

@@ -1,7 +1,7 @@
 """The reaper: end, KILLED, the RUNNING runs whose process is dead, and say why on each.
 
 A run opened by `MlflowService.run_context` carries its host, process id, process start time and
-a heartbeat (`model_name.io.services.heartbeat`). A RUNNING run is dead when:
+a heartbeat (`model_name.tracking.heartbeat`). A RUNNING run is dead when:
 
 - it ran on this host and its process is gone: no process has its pid, or the one that has it
   started at another time (a reused pid);
@@ -14,7 +14,10 @@ server may just have been away). A run without a heartbeat tag was not opened by
 
 A reaped run gets the tags `model_name.reaped` ("true"), `model_name.reaped_at` (UTC, ISO 8601),
 `model_name.reaped_reason` and `model_name.reaped_by` (host and pid of the reaper), and ends
-KILLED at the time of its last heartbeat, its last known sign of life.
+KILLED at the time of its last heartbeat, its last known sign of life. The files its killed
+process left in `$TMPDIR/model_name-run-<run id>-*` (`logs/run.log`, `config.yaml`) are attached
+to it as artifacts and the folder is removed (`model_name.tracking.run_files`); an upload that
+fails leaves the folder for the next reap.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from model_name.io.services.heartbeat import (
+from model_name.tracking.heartbeat import (
     HEARTBEAT_TAG,
     HOST_TAG,
     PID_TAG,
@@ -35,6 +38,7 @@ from model_name.io.services.heartbeat import (
     now_ms,
     process_alive,
 )
+from model_name.tracking.run_files import attach_stranded
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -58,12 +62,14 @@ class ReapedRun:
         run_name: the run's name.
         experiment_id: its experiment.
         reason: why it counts as dead, as recorded in `model_name.reaped_reason`.
+        log_attached: whether the log its process left behind was attached to it.
     """
 
     run_id: str
     run_name: str
     experiment_id: str
     reason: str
+    log_attached: bool = False
 
 
 @dataclasses.dataclass
@@ -181,10 +187,40 @@ def reap_stale_runs(
             client.log_batch(reaped.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
             last_sign = int(run.data.tags[HEARTBEAT_TAG])
             client.set_terminated(reaped.run_id, "KILLED", end_time=last_sign)
+            reaped = dataclasses.replace(reaped, log_attached=_attach(client, reaped.run_id))
         report.reaped.append(reaped)
     return report
+
+
+def _attach(client: MlflowClient, run_id: str) -> bool:
+    """Attach the files a killed run left in `$TMPDIR`; never fail the reap for them."""
+    try:
+        return attach_stranded(client, run_id)
+    except Exception as error:
+        from loguru import logger
+
+        logger.warning("MLflow: the log run {} left could not be attached: {}", run_id, error)
+        return False
 
 
 def _iso(milliseconds: float) -> str:
     moment = datetime.datetime.fromtimestamp(milliseconds / 1000, tz=datetime.UTC)
     return moment.isoformat(timespec="seconds")
+
+
+def reap_and_say(
+    client: MlflowClient, experiment_id: str, grace_seconds: float, time_limit: float
+) -> ReapReport:
+    """Reap one experiment within `time_limit` seconds, one WARNING log line per run reaped."""
+    from loguru import logger
+
+    report = reap_stale_runs(client, [experiment_id], grace_seconds, time_limit=time_limit)
+    for reaped in report.reaped:
+        logger.warning(
+            "MLflow run {} ({}) ended KILLED: {}{}",
+            reaped.run_name,
+            reaped.run_id,
+            reaped.reason,
+            "; the log it left is attached as logs/run.log" if reaped.log_attached else "",
+        )
+    return report

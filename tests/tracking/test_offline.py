@@ -7,7 +7,7 @@ from pathlib import Path
 from mlflow import MlflowClient
 
 from model_name.io.services import MlflowService, RunConfig
-from model_name.io.services.offline import server_answers
+from model_name.tracking.offline import server_answers
 from tests.helpers.servers import free_port
 
 

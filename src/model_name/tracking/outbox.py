@@ -13,19 +13,18 @@ tracking store, or by `model_name runs sync`.
 
 from __future__ import annotations
 
-import errno
 import json
 import shutil
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from model_name.errors import ServiceError
-from model_name.io.services.heartbeat import process_alive, process_started
+from model_name.errors import StoreFullError
 from model_name.redaction import mask_url
+from model_name.tracking.heartbeat import process_alive, process_started
+from model_name.tracking.stores import disk_full
 
 Kind = Literal["metrics", "params", "tags", "artifacts", "end"]
 
@@ -87,10 +86,10 @@ class Outbox:
             folder.mkdir(parents=True, exist_ok=True)
             with self._connection() as connection:
                 connection.executescript(SCHEMA)
-        except (OSError, sqlite3.OperationalError) as error:
-            if "disk is full" not in str(error) and getattr(error, "errno", None) != errno.ENOSPC:
+        except (OSError, sqlite3.Error) as error:
+            if not disk_full(error):
                 raise
-            raise ServiceError(
+            raise StoreFullError(
                 f"the disk is full: cannot create the tracking outbox {self.path.resolve()}; "
                 "free space there (or set mlflow.outbox_dir) and run again"
             ) from error
@@ -101,13 +100,25 @@ class Outbox:
         return self.folder / "outbox.db"
 
     def put(self, run_id: str, kind: Kind, payload: Any, size: int = 1) -> None:
-        """Write one row, durably, in one local transaction (never touches the network)."""
-        with self._connection() as connection:
-            connection.execute(
-                "INSERT INTO items (store, owner, run_id, kind, payload, size) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (self.store, self.owner, run_id, kind, json.dumps(payload), size),
-            )
+        """Write one row, durably, in one local transaction (never touches the network).
+
+        Raises:
+            StoreFullError: the outbox's disk is full.
+        """
+        try:
+            with self._connection() as connection:
+                connection.execute(
+                    "INSERT INTO items (store, owner, run_id, kind, payload, size) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (self.store, self.owner, run_id, kind, json.dumps(payload), size),
+                )
+        except (OSError, sqlite3.Error) as error:
+            if not disk_full(error):
+                raise
+            raise StoreFullError(
+                f"the disk is full: the tracking outbox {self.path.resolve()} cannot grow; free "
+                "space there (or set mlflow.outbox_dir) and run again"
+            ) from error
 
     def put_files(self, run_id: str, folder: Path) -> None:
         """Move a folder of artifacts into the outbox, and write the row that uploads it."""
@@ -125,12 +136,13 @@ class Outbox:
         )
         return [Item(row[0], row[1], row[2], json.loads(row[3]), row[4]) for row in rows]
 
-    def done(self, item: Item) -> None:
-        """Delete a sent row (and its artifact copy)."""
+    def done(self, items: list[Item]) -> None:
+        """Delete sent rows (and their artifact copies), in one transaction."""
         with self._connection() as connection:
-            connection.execute("DELETE FROM items WHERE id = ?", (item.id,))
-        if item.kind == "artifacts":
-            shutil.rmtree(item.payload, ignore_errors=True)
+            connection.executemany("DELETE FROM items WHERE id = ?", [(i.id,) for i in items])
+        for item in items:
+            if item.kind == "artifacts":
+                shutil.rmtree(item.payload, ignore_errors=True)
 
     def reject(self, item: Item, reason: str) -> None:
         """Keep a row the server refused for good, out of the queue, with the server's reason."""
@@ -183,9 +195,3 @@ class Outbox:
             connection.execute("PRAGMA synchronous=NORMAL")
             self._local.connection = connection
         return connection
-
-
-def iter_chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
-    """Yield `values` in lists of at most `size`."""
-    for begin in range(0, len(values), size):
-        yield values[begin : begin + size]
