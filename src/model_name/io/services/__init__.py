@@ -12,8 +12,9 @@ The package's modules: `base` (Service; `start_all` and `stop_all`, the one star
 `logger` (LoggerService), `alerts` (AlertsService) and `channels` (its chat, e-mail and webhook
 channels, and `AlertText`, an alert's body), `tracking` (MlflowService) and `studies`
 (StudyService, Optuna's storage). The machinery the MLflow service holds (outbox, sender,
-heartbeat, reaper, offline mode, SQLite stores, run records) is the package `model_name.tracking`; `RunConfig`, `EndedRun` and the run
-record's helpers are re-exported here because a job uses them with the service.
+heartbeat, reaper, offline mode, SQLite stores, run records) is the package
+`model_name.tracking`; `RunConfig`, `EndedRun` and the run record's helpers are re-exported here
+because a job uses them with the service.
 
 Outside this package, import from the package (`from model_name.io.services import
 MlflowService`), never from its modules: `tests/test_imports.py` holds the code to it.
