@@ -223,6 +223,7 @@ def run_in_container(container: Container, job_name: str) -> int:
     """
     from model_name import entrypoint, signals
     from model_name.errors import Terminated
+    from model_name.lifecycle import shutdown_services
 
     code = EXIT_OK
     errors: list[Exception] = []
@@ -238,7 +239,7 @@ def run_in_container(container: Container, job_name: str) -> int:
                 entrypoint.run_job(job_name)
             finally:
                 with signals.wrap_up():
-                    errors = _shutdown(container)
+                    errors = shutdown_services(container)
         except Terminated:
             code = EXIT_TERMINATED
             _error(f"job {job_name} terminated (SIGTERM)")
@@ -264,15 +265,6 @@ def run_in_container(container: Container, job_name: str) -> int:
     if code == EXIT_OK and received:  # a signal came during a successful job's wrap-up
         code = signals.exit_code(received[0])
     return code
-
-
-def _shutdown(container: Container) -> list[Exception]:
-    """Stop the container's services; return the errors of the stops that failed."""
-    try:
-        container.shutdown_resources()
-    except ExceptionGroup as failed:
-        return [error for error in failed.exceptions if isinstance(error, Exception)]
-    return []
 
 
 def _load_configuration(args: argparse.Namespace) -> Configuration:

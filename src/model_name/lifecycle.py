@@ -96,6 +96,18 @@ class ServicesContainer(containers.DynamicContainer):
         logger.log(level.upper(), "{}: {!r}" if error else "{}", message, error)
 
 
+def shutdown_services(container: containers.Container) -> list[Exception]:
+    """Stop the container's services (`shutdown_resources()`); return the stops that failed.
+
+    For an entry point that says each failed stop itself, after its own outcome.
+    """
+    try:
+        container.shutdown_resources()
+    except ExceptionGroup as failed:
+        return [error for error in failed.exceptions if isinstance(error, Exception)]
+    return []
+
+
 @dataclasses.dataclass(frozen=True)
 class ServiceHandle:
     """A service's resource seen as something to start and stop: what `start_all` drives.

@@ -120,6 +120,7 @@ def run_pipeline(
         0 when every step ran or was reused; 1 when a step failed; 130 / 143 when interrupted.
     """
     from model_name import signals
+    from model_name.lifecycle import shutdown_services
     from model_name.pipelines.runner import PipelineRunner
 
     runner = PipelineRunner(
@@ -145,7 +146,7 @@ def run_pipeline(
         with signals.wrap_up():
             if started:
                 _alert(container, name, runner.outcomes, failure)
-            stop_errors = _shutdown(container)
+            stop_errors = shutdown_services(container)
     for outcome in runner.outcomes:
         print(f"{PROG}: {outcome.line()}")
     code = EXIT_OK if failure is None else _code(failure)
@@ -163,10 +164,12 @@ def run_pipeline(
 
 def _report_reused(container: Any, name: str, outcomes: list[Any]) -> int:
     """Send the one alert of a pipeline whose every step was reused, and print the steps."""
+    from model_name.lifecycle import shutdown_services
+
     try:
         _alert(container, name, outcomes, None)  # starts the logger and alerts services
     finally:
-        stop_errors = _shutdown(container)
+        stop_errors = shutdown_services(container)
     for outcome in outcomes:
         print(f"{PROG}: {outcome.line()}")
     for stop_error in stop_errors:
@@ -198,14 +201,6 @@ def _verb(error: BaseException) -> str:
     if isinstance(error, KeyboardInterrupt):
         return "interrupted (SIGINT)"
     return "failed"
-
-
-def _shutdown(container: Any) -> list[Exception]:
-    try:
-        container.shutdown_resources()
-    except ExceptionGroup as failed:
-        return [error for error in failed.exceptions if isinstance(error, Exception)]
-    return []
 
 
 def _one_line(error: BaseException) -> str:
