@@ -1,0 +1,118 @@
+"""The first command on a fresh clone, and a later one, with and without uv's bytecode compilation.
+
+    uv run python benchmarks/bench_first_run.py [--repeat 3] [--keep]
+
+For each case it clones this repository (the committed tree) into a scratch folder, times the
+first `uv run model_name run training` (which creates `.venv` from uv's warm cache) and then
+`--repeat` later `uv run model_name jobs`, and prints the medians. The cases:
+
+- `compile`: `compile-bytecode = true` in pyproject.toml;
+- `no-compile`: the setting removed (Python writes each `.pyc` the first time it imports a module);
+- `no-compile, PYTHONDONTWRITEBYTECODE=1`: the Docker case: no `.pyc` is ever written;
+- `UV_COMPILE_BYTECODE=1, PYTHONDONTWRITEBYTECODE=1`: the setting as an environment variable only.
+
+Each case's first run is measured on `--repeat` fresh clones. Slow (minutes): run it by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CASES: dict[str, tuple[bool, dict[str, str]]] = {
+    "compile-bytecode = true": (True, {}),
+    "setting removed": (False, {}),
+    "setting removed, PYTHONDONTWRITEBYTECODE=1": (False, {"PYTHONDONTWRITEBYTECODE": "1"}),
+    "removed, UV_COMPILE_BYTECODE=1 + PYTHONDONTWRITEBYTECODE=1": (
+        False,
+        {"UV_COMPILE_BYTECODE": "1", "PYTHONDONTWRITEBYTECODE": "1"},
+    ),
+}
+
+
+def _environment(extra: dict[str, str]) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MODEL_NAME_"))}
+    for name in (
+        "VIRTUAL_ENV",
+        "PYTHONDONTWRITEBYTECODE",
+        "UV_COMPILE_BYTECODE",
+        "DBUS_SESSION_BUS_ADDRESS",
+    ):
+        keep.pop(name, None)
+    return {**keep, **extra}
+
+
+def _timed(command: list[str], folder: Path, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, cwd=folder, env=env, check=True, capture_output=True, timeout=600)
+    return time.perf_counter() - started
+
+
+def _clone(scratch: Path, name: str, compile_bytecode: bool) -> Path:
+    folder = scratch / name
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(folder)], check=True)
+    if not compile_bytecode:
+        pyproject = folder / "pyproject.toml"
+        text = pyproject.read_text().replace("compile-bytecode = true\n", "")
+        pyproject.write_text(text)
+    return folder
+
+
+def main() -> int:
+    """Measure every case and print a Markdown table of medians."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="bench-first-run-"))
+    rows = []
+    try:
+        for index, (case, (compile_bytecode, extra)) in enumerate(CASES.items()):
+            env = _environment(extra)
+            firsts, laters = [], []
+            for round_ in range(args.repeat):
+                folder = _clone(scratch, f"{index}-{round_}", compile_bytecode)
+                firsts.append(
+                    _timed(
+                        [
+                            "uv",
+                            "run",
+                            "model_name",
+                            "run",
+                            "training",
+                            "--set",
+                            "alerts.enable=false",
+                        ],
+                        folder,
+                        env,
+                    )
+                )
+                laters.append(_timed(["uv", "run", "model_name", "jobs"], folder, env))
+                print(
+                    f"{case}: first {firsts[-1]:.1f} s, later jobs {laters[-1]:.2f} s",
+                    file=sys.stderr,
+                )
+                if not args.keep:
+                    shutil.rmtree(folder)
+            rows.append((case, statistics.median(firsts), statistics.median(laters)))
+    finally:
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+    print("| case | first `uv run model_name run training` | later `uv run model_name jobs` |")
+    print("|---|---|---|")
+    for case, first, later in rows:
+        print(f"| {case} | {first:.1f} s | {later:.2f} s |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
