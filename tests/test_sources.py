@@ -250,7 +250,9 @@ def test_a_misspelled_section_is_reported_at_its_own_line(tmp_path: Path) -> Non
     text = "jobs:\n  demo:\n    epochs: 2\n  dmo:\n    epochs: 3\n"
 
     # when it is loaded, then the error names the key's line, not its child's
-    with pytest.raises(ConfigurationError, match=r"unknown key jobs.dmo \(from .*containers.yaml:4\)"):
+    with pytest.raises(
+        ConfigurationError, match=r"unknown key jobs.dmo \(from .*containers.yaml:4\)"
+    ):
         load(tmp_path, text)
     with pytest.raises(ConfigurationError, match=r"unknown key loger \(from .*containers.yaml:2\)"):
         load(tmp_path, "# a comment\nloger:\n\n  level: DEBUG\n")

@@ -1,6 +1,6 @@
 """The command line: run a job, list the jobs, show the configuration.
 
-    model_name run JOB [--config FILE]... [--set KEY=VALUE]... [--dry-run]
+    model_name run JOB [--config FILE]... [--set KEY=VALUE]... [--traceback] [--dry-run]
     model_name jobs
     model_name config show [JOB] [--config FILE]... [--set KEY=VALUE]... [--sources]
     model_name config schema
@@ -108,6 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("job", metavar="JOB", help="the job to run (see `model_name jobs`)")
     run.add_argument(
+        "--traceback",
+        dest="overrides",
+        action="append_const",
+        const="logger.traceback=true",
+        help="print a failure's whole traceback on the terminal (as --set logger.traceback=true; "
+        "level DEBUG prints it too); it is always in the run's logs/run.log",
+    )
+    run.add_argument(
         "--dry-run",
         action="store_true",
         help="validate the configuration and stop before starting any service",
@@ -202,6 +210,7 @@ def run_in_container(container: Container, job_name: str) -> int:
 
     code = EXIT_OK
     errors: list[Exception] = []
+    job = None
     starting = True
     said = ""
     # signals: the first SIGINT/SIGTERM unwinds, later ones never cut the wrap-up short
@@ -238,7 +247,22 @@ def run_in_container(container: Container, job_name: str) -> int:
         code = EXIT_JOB_FAILED
     if code == EXIT_OK and received:  # a signal came during a successful job's wrap-up
         code = signals.exit_code(received[0])
+    _say_where_the_run_is(job)
     return code
+
+
+def _say_where_the_run_is(job: Any) -> None:
+    """End with one line: the job's run, its status, and how to look at it (URL or `mlflow ui`)."""
+    from model_name.jobs.messages import where_to_look
+    from model_name.redaction import mask_secrets_in_text, mask_url
+
+    service = getattr(job, "mlflow_service", None)
+    run = getattr(service, "last_run", None)  # a fresh process: the last run is this job's
+    if service is None or run is None:
+        return
+    look = where_to_look(mask_url(service.tracking_uri), run.experiment_id, run.run_id)
+    line = f"{PROG}: run {run.run_id} {run.status}: {look}"
+    print(mask_secrets_in_text(line), file=sys.stderr)
 
 
 def _load_configuration(args: argparse.Namespace) -> Configuration:

@@ -179,7 +179,7 @@ def file_layer(path: Path, environ: Mapping[str, str]) -> Layer:
         )
     origins: dict[KeyPath, str] = {}
     keys: dict[KeyPath, str] = {}
-    values = _read_node(node, (), path, environ, origins, keys)
+    values = _read_node(node, (), path, environ, origins, keys=keys)
     return Layer(values, origins, keys)
 
 
@@ -247,6 +247,7 @@ def _read_node(
     file: Path,
     environ: Mapping[str, str],
     origins: dict[KeyPath, str],
+    *,
     keys: dict[KeyPath, str] | None = None,
 ) -> Any:
     where = f"{file}:{node.start_mark.line + 1}"
@@ -260,7 +261,7 @@ def _read_node(
                 raise ConfigurationError(f"{file}:{line}: duplicate key {'.'.join((*path, key))}")
             if isinstance(value_node, yaml.MappingNode):  # the key's own line, for its errors
                 keys[(*path, key)] = f"{file}:{key_node.start_mark.line + 1}"
-            mapping[key] = _read_node(value_node, (*path, key), file, environ, origins, keys)
+            mapping[key] = _read_node(value_node, (*path, key), file, environ, origins, keys=keys)
         if not mapping and path:
             origins[path] = where
         return mapping

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from model_name.jobs import JOBS
 
-BUILT_IN_JOBS = {"tuning", "training", "evaluation", "promotion", "inference", "explanations", "check"}
+BUILT_IN_JOBS = {
+    "tuning",
+    "training",
+    "evaluation",
+    "promotion",
+    "inference",
+    "explanations",
+    "check",
+}
 """The jobs the project ships, written out by hand: each must stay registered."""
 
 JOB_NAMES = frozenset(JOBS)

@@ -128,6 +128,24 @@ def run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str | None:
     return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
+def where_to_look(tracking_uri: str, experiment_id: str, run_id: str) -> str:
+    """Say how to look at a run: its URL on a server, or the `mlflow ui` command and its path.
+
+    The tracking URI is quoted as given: mask it (`redaction.mask_url`) before showing it.
+
+    Example:
+        >>> where_to_look("http://127.0.0.1:5000", "1", "ab12")
+        'http://127.0.0.1:5000/#/experiments/1/runs/ab12'
+        >>> where_to_look("sqlite:///mlflow.db", "1", "ab12")
+        'uv run mlflow ui --backend-store-uri sqlite:///mlflow.db, then http://127.0.0.1:5000/#/experiments/1/runs/ab12'
+    """
+    url = run_url(tracking_uri, experiment_id, run_id)
+    if url is not None:
+        return url
+    local = run_url("http://127.0.0.1:5000", experiment_id, run_id)
+    return f"uv run mlflow ui --backend-store-uri {tracking_uri}, then {local}"
+
+
 def duration(seconds: float) -> str:
     """Say a duration the way a person reads it.
 

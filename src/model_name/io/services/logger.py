@@ -37,6 +37,10 @@ _STDLIB_LEVELS = {
 _MLFLOW_LOGGERS = (("mlflow", ""), ("sqlalchemy.engine", "WARNING"), ("alembic", "WARNING"))
 _MLFLOW_CONFIGURE_LOGGING = "MLFLOW_CONFIGURE_LOGGING"
 
+RUN_LOG_ONLY = "model_name_run_log_only"
+"""A record bound with this extra key (true) goes to the runs' own logs (`logs/run.log`) only:
+the failure's traceback the run keeps, which the job reports on the service's sink itself."""
+
 
 class _InterceptHandler(logging.Handler):
     """A standard `logging` handler that passes every record on to loguru."""
@@ -140,12 +144,13 @@ class LoggerService(Service, LoggerSettings):
         self._handler_id = logger.add(
             self._sink(),
             level=self.level,
-            format=self.format,
+            format=self._format(),
             colorize=self.colorize,
             serialize=self.serialize,
             backtrace=self.backtrace,
             diagnose=self.diagnose,
             catch=self.catch,
+            filter=_not_run_log_only,
         )
         _LoguruDefault.acquire()
         self._route_standard_logging()
@@ -163,6 +168,15 @@ class LoggerService(Service, LoggerSettings):
             logger.remove(self._handler_id)
         self._handler_id = -1
         _LoguruDefault.release()
+
+    def _format(self) -> Any:
+        """The sink's format: on a terminal, failures shown short (`terminal.terminal_format`)."""
+        if self.sink not in ("stderr", "stdout") or self.serialize:
+            return self.format
+        from model_name.io.services.terminal import terminal_format
+
+        whole = self.traceback or self.level in ("TRACE", "DEBUG")
+        return terminal_format(self.format, whole=whole)
 
     def _sink(self) -> Any:
         # Every message goes through MaskingSink: a secret quoted by an exception (MLflow's
@@ -213,6 +227,10 @@ class LoggerService(Service, LoggerSettings):
         root = logging.getLogger()
         root.removeHandler(self._intercept)
         root.setLevel(self._root_level)
+
+
+def _not_run_log_only(record: Any) -> bool:
+    return not record["extra"].get(RUN_LOG_ONLY, False)
 
 
 def _is_mlflow_handler(handler: logging.Handler) -> bool:

@@ -19,7 +19,7 @@ import pydantic as pdt
 from model_name.io.services import records
 from model_name.io.services.base import Service, _loguru
 from model_name.io.services.heartbeat import HEARTBEAT_TAG, Heartbeat, now_ms, process_tags
-from model_name.io.services.logger import LoggerService
+from model_name.io.services.logger import RUN_LOG_ONLY, LoggerService
 from model_name.io.services.offline import offline_artifacts
 from model_name.io.services.outbox import iter_chunks
 from model_name.io.services.records import EndedRun, config_yaml, run_record_tags
@@ -236,8 +236,12 @@ class MlflowService(Service, ReliableTracking):
         except KeyboardInterrupt:
             status = "KILLED"
             raise
-        except BaseException:
+        except BaseException as error:
             status = "FAILED"
+            # the run's log keeps the whole traceback; the job reports the failure elsewhere
+            self.logger_service.logger().bind(**{RUN_LOG_ONLY: True}).opt(exception=error).error(
+                "Run {} failed: {}: {}", run.info.run_id, type(error).__name__, error
+            )
             raise
         finally:
             from model_name.signals import wrap_up
