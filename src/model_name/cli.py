@@ -184,6 +184,7 @@ def run_command(args: argparse.Namespace) -> int:
     """Validate the configuration, start the services, run the job and stop everything."""
     job_type = _check_job(args.job)
     configuration = _load_configuration(args)
+    _check_inputs(configuration, args.job, job_type)  # a missing file: exit 2, no run opened
     if args.dry_run:
         _check_services(configuration)
         print(f"{PROG}: configuration valid; would run job {args.job} ({job_type.__name__})")
@@ -273,6 +274,14 @@ def _load_configuration(args: argparse.Namespace) -> Configuration:
     # every error line and log line from now on masks them, whatever quotes them
     remember_secrets(secrets_in(configuration.settings))
     return configuration
+
+
+def _check_inputs(configuration: Configuration, kind: str, job_type: Any) -> None:
+    """Check the tables the job reads (file, format, columns) before anything starts."""
+    from model_name.io.inputs import check_inputs
+
+    params = configuration.settings.jobs[kind]
+    check_inputs(job_type, params, f"jobs.{kind}", configuration.origin)
 
 
 def _check_services(configuration: Configuration) -> None:

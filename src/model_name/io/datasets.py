@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -44,6 +45,20 @@ def check_table_path(path: Path) -> Path:
 
 TablePath = Annotated[Path, pdt.AfterValidator(check_table_path)]
 """A pydantic field type: the path of a CSV or Parquet file, checked when the job is built."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TableInput:
+    """Marks a job's field as a table it reads: checked before the job starts (`io.inputs`).
+
+    The file must exist and be readable, and its header (CSV) or footer (Parquet) must hold the
+    columns named by the job's fields listed in `columns` (a `None` value is not checked).
+
+    Example:
+        inputs: Annotated[TablePath | None, TableInput(columns=("target",))] = None
+    """
+
+    columns: tuple[str, ...] = ()
 
 
 def load_sample() -> pd.DataFrame:

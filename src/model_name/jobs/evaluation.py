@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pydantic as pdt
 
@@ -11,7 +11,7 @@ from model_name import gates
 from model_name.errors import GateFailedError, JobError
 from model_name.gates import Bound, Metric
 from model_name.io import datasets, registries
-from model_name.io.datasets import TablePath
+from model_name.io.datasets import TableInput, TablePath
 from model_name.io.registries import Alias
 from model_name.jobs.base import Job, Locals
 
@@ -57,7 +57,7 @@ class EvaluationJob(Job):
 
     alias: Alias | None = None
     version: int | None = pdt.Field(default=None, ge=1)
-    inputs: TablePath | None = None
+    inputs: Annotated[TablePath | None, TableInput(columns=("target",))] = None
     target: str | None = pdt.Field(default=None, min_length=1)
     thresholds: dict[Metric, Bound] = pdt.Field(default_factory=gates.default_thresholds)
     champion_alias: Alias | None = "champion"

@@ -8,12 +8,12 @@ from __future__ import annotations
 import contextlib
 import time
 import warnings
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pydantic as pdt
 
 from model_name.io import datasets
-from model_name.io.datasets import TablePath
+from model_name.io.datasets import TableInput, TablePath
 from model_name.io.services import StudyService
 from model_name.jobs import tuning_runs
 from model_name.jobs.base import Job, Locals
@@ -80,7 +80,7 @@ class TuningJob(Job):
     timeout_seconds: float | None = pdt.Field(default=None, gt=0)
     sampler: Literal["tpe", "random"] = "tpe"
     seed: int | None = pdt.Field(default=42, ge=0, le=2**31 - 1)
-    inputs: TablePath | None = None
+    inputs: Annotated[TablePath | None, TableInput(columns=("target",))] = None
     target: str = pdt.Field(default=datasets.SAMPLE_TARGET, min_length=1)
     random_state: int = pdt.Field(default=42, ge=0, le=2**32 - 1)
 
