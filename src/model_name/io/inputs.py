@@ -93,8 +93,8 @@ def read_columns(path: Path) -> list[str]:
         if not header:
             raise ValueError("the file is empty: a CSV table starts with a header line")
         return header
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
     try:
         return list(pq.read_schema(path).names)
