@@ -82,7 +82,7 @@ class EvaluationJob(Job):
             number = str(evaluated.version)
             champion = self._champion(client, name, number)
             frame, target, source = self._table(client, evaluated)
-            labels = frame[target].astype("float64")
+            labels = datasets.numeric_target(frame, target)
             self.mlflow_service.log_params(
                 {
                     "model_name": name,
@@ -193,7 +193,9 @@ class EvaluationJob(Job):
         import mlflow
         import pandas as pd
 
-        data = pd.DataFrame({target: frame[target].astype("float64"), "prediction": predicted})
+        data = pd.DataFrame(
+            {target: datasets.numeric_target(frame, target), "prediction": predicted}
+        )
         result = mlflow.models.evaluate(  # type: ignore[no-untyped-call]
             data=data,
             targets=target,
@@ -289,7 +291,7 @@ def held_out_split(
     features = datasets.numeric_features(frame.drop(columns=[target]))
     _, x_test, _, y_test = train_test_split(
         features,
-        frame[target].astype("float64"),
+        datasets.numeric_target(frame, target),
         test_size=float(params["test_size"]),
         random_state=int(params["random_state"]),
     )

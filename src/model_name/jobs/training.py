@@ -162,7 +162,7 @@ class TrainingJob(Job):
                     f"its columns: {list(frame.columns)}"
                 )
             features = datasets.numeric_features(frame.drop(columns=[self.target]))
-            labels = frame[self.target].astype("float64")
+            labels = datasets.numeric_target(frame, self.target)
             check_split_sizes(len(frame), self.test_size, source)
             x_train, x_test, y_train, y_test = train_test_split(
                 features, labels, test_size=self.test_size, random_state=self.random_state

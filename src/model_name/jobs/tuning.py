@@ -106,7 +106,7 @@ class TuningJob(Job):
         logger = self.logger_service.logger()
         frame = datasets.read_table(self.inputs) if self.inputs else datasets.load_sample()
         features = datasets.numeric_features(frame.drop(columns=[self.target]))
-        labels = frame[self.target].astype("float64")
+        labels = datasets.numeric_target(frame, self.target)
         study = self.study_service.open_study(self.study, self.goal(), self.make_sampler())
         client = self.mlflow_service.client()
         experiment = client.get_experiment_by_name(self.mlflow_service.experiment_name)
