@@ -81,7 +81,9 @@ def test_a_bad_input_is_a_configuration_error_before_anything_starts(
     assert sorted(os.listdir(isolated)) == before
 
 
-def test_a_good_input_passes_the_dry_run(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_good_input_passes_the_dry_run(
+    isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_tables(isolated)
 
     code = main(["run", "training", "--set", "jobs.training.inputs=data.parquet", "--dry-run"])

@@ -16,6 +16,7 @@ MLflow is imported only when a command runs.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -144,6 +145,7 @@ def sync_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
     import time
     from pathlib import Path
 
+    from model_name.io.progress import Progress
     from model_name.io.services.outbox import Outbox
     from model_name.io.services.sender import Sender
 
@@ -158,12 +160,16 @@ def sync_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
         sender = Sender(outbox, service.client())
         sender.start()
         deadline = time.monotonic() + args.timeout
+        # a bar on a terminal (standard output), else one line every 5 s
+        progress = Progress(total, "item", _say, stream=sys.stdout, description="sent")
         try:
             while not sender.drain(min(5.0, max(0.0, deadline - time.monotonic()))):
                 if time.monotonic() >= deadline:
                     break
-                print(f"sent {sender.sent} of {total} item(s) to {uri}...", flush=True)
+                progress.reach(sender.sent, f"sent {sender.sent} of {total} item(s) to {uri}...")
         finally:
+            progress.reach(sender.sent)
+            progress.close()
             sender.stop()
             left = outbox.unsent()
             outbox.close()
@@ -179,19 +185,25 @@ def sync_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
     return 0
 
 
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
 def _upload_offline_runs(settings: MlflowSettings, target: MlflowClient, uri: str) -> None:
     """Upload the ended runs of the offline store, if there is one; print progress and a summary."""
     from pathlib import Path
 
     from mlflow import MlflowClient
 
+    from model_name.io.progress import Progress
     from model_name.io.services.offline import offline_uri, upload_runs
 
     if not (Path(settings.offline_dir) / "mlflow.db").exists():
         return
     store = offline_uri(settings.offline_dir)
     source = MlflowClient(tracking_uri=store, registry_uri=store)  # not the process's registry
-    report = upload_runs(source, target, lambda line: print(line, flush=True))
+    with Progress(None, "run", _say, stream=sys.stdout, description="uploaded") as progress:
+        report = upload_runs(source, target, progress.advance)
     print(
         f"uploaded {report.uploaded} offline run(s) to {uri}; {report.skipped} already there, "
         f"{report.running} still running offline; {report.registered} model version(s) registered"

@@ -14,7 +14,9 @@ import pydantic as pdt
 
 from model_name.io import datasets
 from model_name.io.datasets import TableInput, TablePath
+from model_name.io.progress import Progress
 from model_name.io.services import StudyService
+from model_name.io.services.logger import PROGRESS_LINE
 from model_name.jobs import tuning_runs
 from model_name.jobs.base import Job, Locals
 from model_name.jobs.training import build_pipeline
@@ -88,6 +90,8 @@ class TuningJob(Job):
 
     _check_space = pdt.field_validator("search_space")(check_search_space)
 
+    _progress: Progress | None = pdt.PrivateAttr(default=None)
+
     def services(self) -> tuple[Any, ...]:
         """Return the job's services in start order, the study storage after the logger."""
         logger_service, *others = super().services()
@@ -124,6 +128,14 @@ class TuningJob(Job):
         )  # fmt: skip
         deadline = time.monotonic() + (self.timeout_seconds or float("inf"))
         ran = 0
+        self._progress = Progress(
+            total=self.n_trials,
+            unit="trial",
+            # one line a trial in a log file; on a terminal the bar shows it instead
+            say=lambda line: logger.bind(**{PROGRESS_LINE: True}).info("{}", line),
+            bar=self.logger_service.shows_progress_bars(),
+            description=f"study {self.study}",
+        )
         try:
             while time.monotonic() < deadline:
                 self.fail_stale_trials(study)
@@ -157,6 +169,9 @@ class TuningJob(Job):
             status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
             tuning_runs.end_parent(client, parent, study, status)
             raise
+        finally:
+            self._progress.close()
+            self._progress = None
         return locals()
 
     def objective(
@@ -235,12 +250,16 @@ class TuningJob(Job):
             return  # not started: the study had its trials
         done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
         best = tuning_runs.best_so_far(study)
-        self.logger_service.logger().info(
-            "Trial {} {}: {}={} | {}/{} complete | best {}={}",
-            trial.number, trial.state.name.lower(), self.metric,
-            "-" if trial.value is None else f"{trial.value:.4f}", done, self.n_trials,
-            self.metric, "-" if best is None else f"{best:.4f}",
-        )  # fmt: skip
+        value = "-" if trial.value is None else f"{trial.value:.4f}"
+        best_text = f"best {self.metric}={'-' if best is None else f'{best:.4f}'}"
+        line = (
+            f"Trial {trial.number} {trial.state.name.lower()}: {self.metric}={value} | "
+            f"{done}/{self.n_trials} complete | {best_text}"
+        )
+        if self._progress is None:  # called outside run(): one line in the log
+            self.logger_service.logger().info("{}", line)
+        else:
+            self._progress.reach(done, line, brief=best_text)
 
     def make_sampler(self) -> optuna.samplers.BaseSampler:
         """Return the configured sampler (TPE with a constant liar: workers share the study)."""
