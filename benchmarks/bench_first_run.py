@@ -3,10 +3,11 @@
     uv run python benchmarks/bench_first_run.py [--repeat 3] [--keep]
 
 For each case it clones this repository (the committed tree) into a scratch folder, times the
-first `uv run model_name run training` (which creates `.venv` from uv's warm cache) and then
-`--repeat` later `uv run model_name jobs`, and prints the medians. The cases:
+first `uv run model_name run training` (which creates `.venv` from uv's warm cache), then a later
+`uv run model_name jobs` and a later `uv run model_name run training`, and prints the medians over
+`--repeat` clones. The cases:
 
-- `compile`: `compile-bytecode = true` in pyproject.toml;
+- `compile`: `compile-bytecode = true` in pyproject.toml, with and without PYTHONDONTWRITEBYTECODE;
 - `no-compile`: the setting removed (Python writes each `.pyc` the first time it imports a module);
 - `no-compile, PYTHONDONTWRITEBYTECODE=1`: the Docker case: no `.pyc` is ever written;
 - `UV_COMPILE_BYTECODE=1, PYTHONDONTWRITEBYTECODE=1`: the setting as an environment variable only.
@@ -30,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 CASES: dict[str, tuple[bool, dict[str, str]]] = {
     "compile-bytecode = true": (True, {}),
+    "compile-bytecode = true, PYTHONDONTWRITEBYTECODE=1": (True, {"PYTHONDONTWRITEBYTECODE": "1"}),
     "setting removed": (False, {}),
     "setting removed, PYTHONDONTWRITEBYTECODE=1": (False, {"PYTHONDONTWRITEBYTECODE": "1"}),
     "removed, UV_COMPILE_BYTECODE=1 + PYTHONDONTWRITEBYTECODE=1": (
@@ -78,7 +80,7 @@ def main() -> int:
     try:
         for index, (case, (compile_bytecode, extra)) in enumerate(CASES.items()):
             env = _environment(extra)
-            firsts, laters = [], []
+            firsts, laters, trainings = [], [], []
             for round_ in range(args.repeat):
                 folder = _clone(scratch, f"{index}-{round_}", compile_bytecode)
                 firsts.append(
@@ -103,14 +105,18 @@ def main() -> int:
                 )
                 if not args.keep:
                     shutil.rmtree(folder)
-            rows.append((case, statistics.median(firsts), statistics.median(laters)))
+            rows.append(
+                (case, *(statistics.median(times) for times in (firsts, laters, trainings)))
+            )
     finally:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
-    print("| case | first `uv run model_name run training` | later `uv run model_name jobs` |")
-    print("|---|---|---|")
-    for case, first, later in rows:
-        print(f"| {case} | {first:.1f} s | {later:.2f} s |")
+    print(
+        "| case | first `uv run model_name run training` | later `uv run model_name jobs` | later `uv run model_name run training` |"
+    )
+    print("|---|---|---|---|")
+    for case, first, later, training in rows:
+        print(f"| {case} | {first:.1f} s | {later:.2f} s | {training:.1f} s |")
     return 0
 
 
