@@ -112,7 +112,8 @@ def main() -> int:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
     print(
-        "| case | first `uv run model_name run training` | later `uv run model_name jobs` | later `uv run model_name run training` |"
+        "| case | first `uv run model_name run training` | later `uv run model_name jobs` "
+        "| later `uv run model_name run training` |"
     )
     print("|---|---|---|---|")
     for case, first, later, training in rows:
