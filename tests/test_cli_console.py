@@ -101,3 +101,14 @@ def test_a_successful_default_job_prints_no_warning_and_ends_with_its_run(
         f"model_name: run {run_id} FINISHED: uv run mlflow ui --backend-store-uri {tracking_uri}, "
         f"then http://127.0.0.1:5000/#/experiments/{experiment}/runs/{run_id}"
     )
+
+
+def test_a_plain_loguru_format_is_taken_from_the_command_line(
+    isolated: Path, tracking_uri: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # when a job runs with a loguru format that is not valid YAML
+    code = main(["run", "check", "--set", "logger.format={level} | {message}", *store(tracking_uri)])
+
+    # then it is taken as the string it is
+    assert code == 0
+    assert "INFO | Job check starting" in capsys.readouterr().err.splitlines()
