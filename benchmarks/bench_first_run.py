@@ -78,10 +78,12 @@ def _median(times: list[tuple[float, float]]) -> str:
 def _clone(scratch: Path, name: str, compile_bytecode: bool) -> Path:
     folder = scratch / name
     subprocess.run(["git", "clone", "-q", str(ROOT), str(folder)], check=True)
-    if not compile_bytecode:
-        pyproject = folder / "pyproject.toml"
-        text = pyproject.read_text().replace("compile-bytecode = true\n", "")
-        pyproject.write_text(text)
+    pyproject = folder / "pyproject.toml"
+    text = pyproject.read_text().replace("compile-bytecode = true\n", "")
+    if compile_bytecode:
+        text = text.replace("[tool.uv]\n", "[tool.uv]\ncompile-bytecode = true\n")
+        assert "compile-bytecode = true" in text, "pyproject.toml has no [tool.uv] table"
+    pyproject.write_text(text)
     return folder
 
 
