@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+TRAINING = ["uv", "run", "model_name", "run", "training", "--set", "alerts.enable=false"]
 
 CASES: dict[str, tuple[bool, dict[str, str]]] = {
     "compile-bytecode = true": (True, {}),
@@ -104,31 +105,19 @@ def main() -> int:
             firsts, laters, trainings = [], [], []
             for round_ in range(args.repeat):
                 folder = _clone(scratch, f"{index}-{round_}", compile_bytecode)
-                firsts.append(
-                    _timed(
-                        [
-                            "uv",
-                            "run",
-                            "model_name",
-                            "run",
-                            "training",
-                            "--set",
-                            "alerts.enable=false",
-                        ],
-                        folder,
-                        env,
-                    )
-                )
+                firsts.append(_timed(TRAINING, folder, env))
                 laters.append(_timed(["uv", "run", "model_name", "jobs"], folder, env))
+                trainings.append(_timed(TRAINING, folder, env))
                 print(
-                    f"{case}: first {firsts[-1]:.1f} s, later jobs {laters[-1]:.2f} s",
+                    f"{case}: first {firsts[-1]}, later jobs {laters[-1]}, "
+                    f"later training {trainings[-1]} (wall s, CPU s)",
                     file=sys.stderr,
+                    flush=True,
                 )
                 if not args.keep:
                     shutil.rmtree(folder)
-            rows.append(
-                (case, *(statistics.median(times) for times in (firsts, laters, trainings)))
-            )
+            rows.append((case, *(_median(times) for times in (firsts, laters, trainings))))
+            print(f"| {case} | {rows[-1][1]} | {rows[-1][2]} | {rows[-1][3]} |", file=sys.stderr)
     finally:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
