@@ -107,7 +107,9 @@ def test_a_plain_loguru_format_is_taken_from_the_command_line(
     isolated: Path, tracking_uri: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # when a job runs with a loguru format that is not valid YAML
-    code = main(["run", "check", "--set", "logger.format={level} | {message}", *store(tracking_uri)])
+    code = main(
+        ["run", "check", "--set", "logger.format={level} | {message}", *store(tracking_uri)]
+    )
 
     # then it is taken as the string it is
     assert code == 0

@@ -91,7 +91,9 @@ def test_tuning_draws_a_bar_on_a_terminal_and_logs_one_line_a_trial_elsewhere(
     assert " - Trial 0 complete" not in on_terminal
     # and elsewhere one line a trial, and no bar
     trials = [
-        line for line in in_a_pipe.splitlines() if " - Trial " in line and " complete: rmse=" in line
+        line
+        for line in in_a_pipe.splitlines()
+        if " - Trial " in line and " complete: rmse=" in line
     ]
     assert len(trials) == 3
     assert "3/3 [" not in in_a_pipe
