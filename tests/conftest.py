@@ -16,6 +16,7 @@ pytest_plugins = [
     "tests.helpers.http_server",
     "tests.helpers.smtp_server",
     "tests.helpers.postgres",
+    "tests.helpers.coverage_bound",
 ]
 
 # Before any fixture imports mlflow: the session's own MLflow calls stay on 127.0.0.1 too.

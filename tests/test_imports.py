@@ -20,6 +20,7 @@ ALLOWED: dict[str, set[str]] = {
     # plain helpers: no services, no jobs
     "errors": set(),
     "redaction": set(),
+    "console": {"redaction"},
     "gates": set(),
     "explainers": set(),
     "signals": {"errors"},
@@ -44,6 +45,7 @@ ALLOWED: dict[str, set[str]] = {
     "testing": {"configuration", "containers", "io"},
     # pipelines: steps, fingerprints, reuse and resume, run with the container's services
     "pipelines": {
+        "console",
         "configuration",
         "containers",
         "errors",
@@ -57,6 +59,7 @@ ALLOWED: dict[str, set[str]] = {
         "signals",
     },
     "cli": {
+        "console",
         "configuration",
         "containers",
         "entrypoint",

@@ -171,7 +171,7 @@ def test_interpolate_keeps_text_without_variables() -> None:
             "logger:\n  levle: DEBUG\n",
             r"unknown key logger.levle \(from .*:2\); did you mean logger.level\?",
         ),
-        ("loger:\n  level: DEBUG\n", r"unknown key loger \(from .*:2\); did you mean logger\?"),
+        ("loger:\n  level: DEBUG\n", r"unknown key loger \(from .*:1\); did you mean logger\?"),
         (
             "alerts:\n  timeout: soon\n",
             r"alerts.timeout \(from .*:2\): Input should be a valid integer",
@@ -225,8 +225,37 @@ def test_flag_errors_name_the_flag(tmp_path: Path) -> None:
         load(tmp_path, overrides=["logger.level=LOUD"])
     with pytest.raises(ConfigurationError, match=r"expected KEY.PATH=VALUE"):
         load(tmp_path, overrides=["logger.level"])
-    with pytest.raises(ConfigurationError, match=r"not a valid list or mapping"):
-        load(tmp_path, overrides=["jobs.demo={a: [}"])
+    with pytest.raises(
+        ConfigurationError,
+        match=r"alerts.timeout \(from --set alerts.timeout\): '\{a: \[\}' is not a valid list or mapping",
+    ):
+        load(tmp_path, overrides=["alerts.timeout={a: [}"])
+
+
+def test_a_text_that_is_not_yaml_is_taken_as_written_by_a_string_key(tmp_path: Path) -> None:
+    # given a plain loguru format, which starts like a YAML mapping but is not one
+    overrides = ["logger.format={level} | {message}"]
+
+    # when the configuration is loaded, from a flag and from a variable
+    from_flag = load(tmp_path, overrides=overrides)
+    from_variable = load(tmp_path, environ={"MODEL_NAME_LOGGER__FORMAT": "{time} {message}"})
+
+    # then the string-typed key holds the text as written
+    assert from_flag.settings.logger.format == "{level} | {message}"
+    assert from_variable.settings.logger.format == "{time} {message}"
+
+
+def test_a_misspelled_section_is_reported_at_its_own_line(tmp_path: Path) -> None:
+    # given a file whose section key (line 3) is misspelled, its first child on line 4
+    text = "jobs:\n  demo:\n    epochs: 2\n  dmo:\n    epochs: 3\n"
+
+    # when it is loaded, then the error names the key's line, not its child's
+    with pytest.raises(
+        ConfigurationError, match=r"unknown key jobs.dmo \(from .*containers.yaml:4\)"
+    ):
+        load(tmp_path, text)
+    with pytest.raises(ConfigurationError, match=r"unknown key loger \(from .*containers.yaml:2\)"):
+        load(tmp_path, "# a comment\nloger:\n\n  level: DEBUG\n")
 
 
 @pytest.mark.parametrize(

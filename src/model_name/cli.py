@@ -1,6 +1,6 @@
 """The command line: run a job, list the jobs, show the configuration.
 
-    model_name run JOB [--config FILE]... [--set KEY=VALUE]... [--dry-run]
+    model_name run JOB [--config FILE]... [--set KEY=VALUE]... [--traceback] [--dry-run]
     model_name run pipeline [NAME] [--force STEP]... [--no-cache] [--dry-run] [...]
     model_name jobs
     model_name config show [JOB] [--config FILE]... [--set KEY=VALUE]... [--sources]
@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from model_name.console import PROG, say_error
 from model_name.errors import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -33,6 +34,7 @@ from model_name.errors import (
     ModelNameError,
     UsageError,
     exit_code,
+    one_line,
 )
 from model_name.pipelines.export import add_pipeline_commands
 from model_name.runs import add_runs_commands
@@ -41,8 +43,6 @@ if TYPE_CHECKING:
     from dependency_injector.containers import Container
 
     from model_name.configuration import Configuration
-
-PROG = "model_name"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,10 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with masked_output():  # libraries print URLs (credentials included) straight to stdout
             return command(args)
     except ModelNameError as error:
-        _error(str(error))
+        say_error(str(error))
         return exit_code(error)
     except KeyboardInterrupt:  # Ctrl-C before the job's services started (imports, validation)
-        _error("interrupted (SIGINT) before the job started; nothing was created")
+        say_error("interrupted (SIGINT) before the job started; nothing was created")
         return EXIT_INTERRUPTED
 
 
@@ -111,6 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
         "job", metavar="JOB", help="the job to run (see `model_name jobs`), or `pipeline`"
     )
     run.add_argument("name", metavar="NAME", nargs="?", help="`run pipeline NAME`: the pipeline")
+    run.add_argument(
+        "--traceback",
+        dest="overrides",
+        action="append_const",
+        const="logger.traceback=true",
+        help="print a failure's whole traceback on the terminal (as --set logger.traceback=true; "
+        "level DEBUG prints it too); it is always in the run's logs/run.log",
+    )
     run.add_argument(
         "--dry-run",
         action="store_true",
@@ -199,6 +207,7 @@ def run_command(args: argparse.Namespace) -> int:
         raise UsageError("NAME, --force, --no-cache and --only go with `run pipeline` only")
     job_type = _check_job(args.job)
     configuration = _load_configuration(args)
+    _check_inputs(configuration, args.job, job_type)  # a missing file: exit 2, no run opened
     if args.dry_run:
         _check_services(configuration)
         print(f"{PROG}: configuration valid; would run job {args.job} ({job_type.__name__})")
@@ -227,6 +236,7 @@ def run_in_container(container: Container, job_name: str) -> int:
 
     code = EXIT_OK
     errors: list[Exception] = []
+    tracking = None
     starting = True
     said = ""
     container.wire(modules=[entrypoint])
@@ -236,35 +246,50 @@ def run_in_container(container: Container, job_name: str) -> int:
             try:
                 container.init_resources()
                 starting = False
+                tracking = container.mlflow_service()  # to say where the job's run is, after
                 entrypoint.run_job(job_name)
             finally:
                 with signals.wrap_up():
                     errors = shutdown_services(container)
         except Terminated:
             code = EXIT_TERMINATED
-            _error(f"job {job_name} terminated (SIGTERM)")
+            say_error(f"job {job_name} terminated (SIGTERM)")
         except KeyboardInterrupt:
             code = EXIT_INTERRUPTED
-            _error(f"job {job_name} interrupted (SIGINT)")
+            say_error(f"job {job_name} interrupted (SIGINT)")
         except UsageError as failure:  # a service's check refused its configuration
             code = exit_code(failure)
-            _error(str(failure))
+            say_error(str(failure))
         except Exception as failure:
             code = exit_code(failure)
             stage = "a service could not start: " if starting else ""
             said = _describe(failure, container)
-            _error(f"job {job_name} failed: {stage}{said}")
+            say_error(f"job {job_name} failed: {stage}{said}")
         finally:
             container.unwire()
     for error in errors:
         described = _describe(error, container)
         if described != said:  # a stop failing for the job's own reason (a full disk): said once
-            _error(f"stopping a service failed: {described}")
+            say_error(f"stopping a service failed: {described}")
     if errors and code == EXIT_OK:
         code = EXIT_FAILED
     if code == EXIT_OK and received:  # a signal came during a successful job's wrap-up
         code = signals.exit_code(received[0])
+    _say_where_the_run_is(tracking)
     return code
+
+
+def _say_where_the_run_is(service: Any) -> None:
+    """End with one line: the job's run, its status, and how to look at it (URL or `mlflow ui`)."""
+    from model_name.jobs.messages import where_to_look
+    from model_name.redaction import mask_secrets_in_text, mask_url
+
+    run = getattr(service, "last_run", None)  # a fresh process: the last run is this job's
+    if service is None or run is None:
+        return
+    look = where_to_look(mask_url(service.tracking_uri), run.experiment_id, run.run_id)
+    line = f"{PROG}: run {run.run_id} {run.status}: {look}"
+    print(mask_secrets_in_text(line), file=sys.stderr)
 
 
 def _load_configuration(args: argparse.Namespace) -> Configuration:
@@ -287,6 +312,14 @@ def _load_configuration(args: argparse.Namespace) -> Configuration:
     # every error line and log line from now on masks them, whatever quotes them
     remember_secrets(secrets_in(configuration.settings))
     return configuration
+
+
+def _check_inputs(configuration: Configuration, kind: str, job_type: Any) -> None:
+    """Check the tables the job reads (file, format, columns) before anything starts."""
+    from model_name.io.inputs import check_inputs
+
+    params = configuration.settings.jobs[kind]
+    check_inputs(job_type, params, f"jobs.{kind}", configuration.origin)
 
 
 def _check_services(configuration: Configuration) -> None:
@@ -352,34 +385,15 @@ def _version() -> str:
         return "unknown"
 
 
-def _one_line(error: BaseException) -> str:
-    """Say what an exception is in one line: its type and its message, line breaks collapsed.
-
-    An error of model_name's own is its message alone: it was written for the user.
-    SQLAlchemy's messages end with the failed statement (`[SQL: INSERT ...]`) and its
-    parameters: they stay in the log, not on the console.
-    """
-    message = " ".join(str(error).split("[SQL:", 1)[0].split())
-    return message if isinstance(error, ModelNameError) else f"{type(error).__name__}: {message}"
-
-
 def _describe(failure: BaseException, container: Container) -> str:
-    """Say what made a job fail in one line: a full disk as such, anything else by `_one_line`."""
+    """Say what made a job fail in one line: a full disk as such, anything else by `one_line`."""
     from model_name.tracking.stores import store_full
 
     try:
         tracking_uri = container.config.mlflow.tracking_uri()  # type: ignore[attr-defined]
     except Exception:  # a container without that setting (a test's): no store to name
         tracking_uri = None
-    return _one_line(store_full(failure, tracking_uri) or failure)
-
-
-def _error(message: str) -> None:
-    from model_name.redaction import mask_secrets_in_text
-
-    # the one exit every error line takes: MLflow's messages quote URLs, credentials included
-    for line in mask_secrets_in_text(message).splitlines():
-        print(f"{PROG}: error: {line}", file=sys.stderr)
+    return one_line(store_full(failure, tracking_uri) or failure)
 
 
 def main_entry() -> None:

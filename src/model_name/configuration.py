@@ -24,7 +24,7 @@ import pydantic as pdt
 
 from model_name.errors import ConfigurationError
 from model_name.settings import AppSettings
-from model_name.sources import Inputs, KeyPath, reading
+from model_name.sources import Inputs, KeyPath, NotYaml, reading
 
 SCHEMA_ID = "https://model-name.invalid/containers.schema.json"
 """The `$id` of the configuration's JSON Schema (an identifier, never fetched)."""
@@ -75,9 +75,11 @@ def load_configuration(
         try:
             settings = AppSettings()
         except pdt.ValidationError as error:
-            raise ConfigurationError(_describe(error, (), inputs.origins(), AppSettings)) from None
+            where = {**inputs.key_origins(), **inputs.origins()}
+            raise ConfigurationError(_describe(error, (), where, AppSettings)) from None
     origins = inputs.origins()
-    settings.jobs = validate_jobs(settings.jobs, origins, jobs, reserved_job_fields)
+    where = {**inputs.key_origins(), **origins}  # errors about a section's key name its line
+    settings.jobs = validate_jobs(settings.jobs, where, jobs, reserved_job_fields)
     return Configuration(settings, origins)
 
 
@@ -215,7 +217,7 @@ def _describe(
     model: type[pdt.BaseModel],
 ) -> str:
     lines = []
-    for detail in error.errors(include_url=False, include_input=False):
+    for detail in error.errors(include_url=False):
         path = (*prefix, *(str(part) for part in detail["loc"]))
         if detail["type"] == "extra_forbidden":
             siblings = _fields_at(model, path[len(prefix) : -1])
@@ -224,7 +226,9 @@ def _describe(
         # A list item is named by its index, `alerts.channels[1]`, never by its value.
         key = ".".join(path[: len(prefix)] + tuple(_keyed(detail["loc"])))
         where = _origin(origins, tuple(p for p in path if not p.isdigit()))
-        lines.append(f"{key} (from {where}): {detail['msg']}")
+        given = detail.get("input")  # never quoted, but for a text that tried to be YAML
+        problem = given.refusal() if isinstance(given, NotYaml) else detail["msg"]
+        lines.append(f"{key} (from {where}): {problem}")
     return "\n".join(lines)
 
 

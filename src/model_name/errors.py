@@ -100,3 +100,20 @@ def exit_code(error: BaseException) -> int:
     if isinstance(error, ModelNameError):
         return error.exit_code
     return EXIT_FAILED
+
+
+def one_line(error: BaseException) -> str:
+    r"""Say what an exception is in one line, line breaks collapsed.
+
+    An error of model_name's own is its message alone: it was written for the user. Any other
+    is its type and its message. SQLAlchemy's messages end with the failed statement
+    (`[SQL: INSERT ...]`) and its parameters: they stay in the log, not in the line.
+
+    Example:
+        >>> one_line(ValueError("bad\n  input")), one_line(JobError("no data"))
+        ('ValueError: bad input', 'no data')
+    """
+    message = " ".join(str(error).split("[SQL:", 1)[0].split())
+    if isinstance(error, ModelNameError) and message:
+        return message
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__

@@ -44,10 +44,28 @@ class Layer:
     Attributes:
         values: the nested mapping this source sets.
         origins: for each key path it sets, a short description of where it came from.
+        keys: for each key holding a mapping, where the key itself is written (files only).
     """
 
     values: dict[str, Any]
     origins: dict[KeyPath, str]
+    keys: dict[KeyPath, str] = dataclasses.field(default_factory=dict)
+
+
+class NotYaml(str):
+    """A value that starts like a YAML list or mapping but is not one: kept as the text it is.
+
+    A string-typed key takes it as written (`--set 'logger.format={level} | {message}'`); any
+    other key refuses it, and the configuration's error says why the YAML did not parse
+    (`problem`).
+    """
+
+    problem: str = "invalid YAML"
+
+    def refusal(self) -> str:
+        """Say, in one line, why this value is not a list or a mapping."""
+        shown = self if len(self) <= 80 else f"{self[:77]}..."
+        return f"{str(shown)!r} is not a valid list or mapping: {self.problem}"
 
 
 def parse_value(text: str, path: KeyPath = ()) -> Any:
@@ -55,7 +73,9 @@ def parse_value(text: str, path: KeyPath = ()) -> Any:
 
     Lists and mappings are written in YAML/JSON flow style (`[a, b]`, `{key: value}`); `null`
     and `~` mean None; anything else stays text, which the settings' types then convert
-    (`"3"` to 3 for an integer field, `"true"` to True for a boolean). The value of a secret
+    (`"3"` to 3 for an integer field, `"true"` to True for a boolean). A value that starts with
+    `[` or `{` but is not valid YAML stays text too (a `NotYaml`): a string-typed key takes it
+    as written, any other key refuses it with the YAML error. The value of a secret
     key (`is_secret_key`: `tracking_password`, `tracking_token`, ...) is never parsed as a list or
     mapping: a password may start with `{` or `[`, and must never be quoted in an error message.
     `null` still unsets a secret, so `${TOKEN:null}` in a file makes a token optional.
@@ -64,12 +84,11 @@ def parse_value(text: str, path: KeyPath = ()) -> Any:
         text: the value as written.
         path: the key it is given for.
 
-    Raises:
-        ConfigurationError: a list or mapping that is not valid YAML.
-
     Example:
         >>> parse_value("[1, 2]"), parse_value("~"), parse_value("0.5")
         ([1, 2], None, '0.5')
+        >>> parse_value("{level} | {message}", ("logger", "format"))
+        '{level} | {message}'
         >>> parse_value("{not-yaml", ("mlflow", "tracking_token"))
         '{not-yaml'
     """
@@ -82,11 +101,9 @@ def parse_value(text: str, path: KeyPath = ()) -> Any:
         try:  # bounded: a value may be as hostile as a file (aliases, deep nesting)
             return safe_load_bounded(stripped, "value")
         except ConfigurationError as error:
-            problem = str(error).partition(": ")[2] or "invalid YAML"
-            shown = text if len(text) <= 80 else f"{text[:77]}..."
-            raise ConfigurationError(
-                f"{shown!r} is not a valid list or mapping: {problem}"
-            ) from None
+            kept = NotYaml(text)
+            kept.problem = str(error).partition(": ")[2] or "invalid YAML"
+            return kept
     return text
 
 
@@ -161,8 +178,9 @@ def file_layer(path: Path, environ: Mapping[str, str]) -> Layer:
             "mlflow, jobs) to their settings, not hold a single value or a list"
         )
     origins: dict[KeyPath, str] = {}
-    values = _read_node(node, (), path, environ, origins)
-    return Layer(values, origins)
+    keys: dict[KeyPath, str] = {}
+    values = _read_node(node, (), path, environ, origins, keys=keys)
+    return Layer(values, origins, keys)
 
 
 def environment_layer(environ: Mapping[str, str]) -> Layer:
@@ -229,8 +247,11 @@ def _read_node(
     file: Path,
     environ: Mapping[str, str],
     origins: dict[KeyPath, str],
+    *,
+    keys: dict[KeyPath, str] | None = None,
 ) -> Any:
     where = f"{file}:{node.start_mark.line + 1}"
+    keys = {} if keys is None else keys
     if isinstance(node, yaml.MappingNode):
         mapping: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -238,7 +259,9 @@ def _read_node(
             if key in mapping:
                 line = key_node.start_mark.line + 1
                 raise ConfigurationError(f"{file}:{line}: duplicate key {'.'.join((*path, key))}")
-            mapping[key] = _read_node(value_node, (*path, key), file, environ, origins)
+            if isinstance(value_node, yaml.MappingNode):  # the key's own line, for its errors
+                keys[(*path, key)] = f"{file}:{key_node.start_mark.line + 1}"
+            mapping[key] = _read_node(value_node, (*path, key), file, environ, origins, keys=keys)
         if not mapping and path:
             origins[path] = where
         return mapping

@@ -16,6 +16,7 @@ MLflow is imported only when a command runs.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -146,6 +147,7 @@ def sync_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
     import time
     from pathlib import Path
 
+    from model_name.io.progress import Progress
     from model_name.tracking.delivery import Delivery
 
     if args.to:
@@ -157,12 +159,19 @@ def sync_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
         owed = delivery.unsent()
         total = sum(owed.values())
         deadline = time.monotonic() + args.timeout
+        # a bar on a terminal (standard output), else one line every 5 s
+        progress = Progress(total, "item", _say, stream=sys.stdout, description="sent")
         try:
             while not delivery.sender.drain(min(5.0, max(0.0, deadline - time.monotonic()))):
                 if time.monotonic() >= deadline:
                     break
-                print(f"sent {delivery.sender.sent} of {total} item(s) to {uri}...", flush=True)
+                progress.reach(
+                    delivery.sender.sent,
+                    f"sent {delivery.sender.sent} of {total} item(s) to {uri}...",
+                )
         finally:
+            progress.reach(delivery.sender.sent)
+            progress.close()
             left = delivery.close()
         summary = f"sent {delivery.sender.sent} item(s) of {len(owed)} run(s) to {uri}"
         if left:
@@ -177,19 +186,25 @@ def sync_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
     return EXIT_OK
 
 
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
 def _upload_offline_runs(settings: MlflowSettings, target: MlflowClient, uri: str) -> None:
     """Upload the ended runs of the offline store, if there is one; print progress and a summary."""
     from pathlib import Path
 
     from mlflow import MlflowClient
 
+    from model_name.io.progress import Progress
     from model_name.tracking.offline import offline_uri, upload_runs
 
     if not (Path(settings.offline_dir) / "mlflow.db").exists():
         return
     store = offline_uri(settings.offline_dir)
     source = MlflowClient(tracking_uri=store, registry_uri=store)  # not the process's registry
-    report = upload_runs(source, target, lambda line: print(line, flush=True))
+    with Progress(None, "run", _say, stream=sys.stdout, description="uploaded") as progress:
+        report = upload_runs(source, target, progress.advance)
     print(
         f"uploaded {report.uploaded} offline run(s) to {uri}; {report.skipped} already there, "
         f"{report.running} still running offline; {report.registered} model version(s) registered"

@@ -96,6 +96,9 @@ class LoggerSettings(Settings):
         backtrace: show the whole stack of an exception, beyond the catching frame.
         diagnose: show variable values in tracebacks; off by default because values may be secrets.
         catch: keep the application running if the sink itself fails.
+        traceback: on a terminal sink (`stderr`, `stdout`), print a failure's whole traceback;
+            by default it shows the error's line (and a bug's few lines of where), the whole
+            traceback staying in a file sink and the run's `logs/run.log`. Level DEBUG implies it.
     """
 
     sink: str = "stderr"
@@ -106,6 +109,7 @@ class LoggerSettings(Settings):
     backtrace: bool = True
     diagnose: bool = False
     catch: bool = True
+    traceback: bool = False
 
     @pdt.field_validator("level", mode="before")
     @classmethod

@@ -41,6 +41,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 from model_name.layers import (
     KeyPath,
     Layer,
+    NotYaml,
     environment_layer,
     file_layer,
     merge,
@@ -49,7 +50,15 @@ from model_name.layers import (
 )
 from model_name.renamed_keys import rename_old_keys
 
-__all__ = ["DEFAULT_CONFIG_FILE", "Inputs", "KeyPath", "LayerSource", "layer_sources", "reading"]
+__all__ = [
+    "DEFAULT_CONFIG_FILE",
+    "Inputs",
+    "KeyPath",
+    "LayerSource",
+    "NotYaml",
+    "layer_sources",
+    "reading",
+]
 
 DEFAULT_CONFIG_FILE = Path("containers.yaml")
 
@@ -148,6 +157,17 @@ class Inputs:
         """Return the origin of every key the sources set, by dotted key path."""
         merged = merge([source.layer for source in reversed(self.sources)])
         return {".".join(path): origin for path, origin in merged.origins.items()}
+
+    def key_origins(self) -> dict[str, str]:
+        """Return where each key holding a mapping was written (a file's line), by dotted path.
+
+        An error about such a key itself (`trainng:`, misspelled) names this line, not the line
+        of its first child, which is where its value starts.
+        """
+        lines: dict[str, str] = {}
+        for source in reversed(self.sources):  # lowest first: a higher layer's line wins
+            lines.update((".".join(path), where) for path, where in source.layer.keys.items())
+        return lines
 
 
 _INPUTS: contextvars.ContextVar[Inputs | None] = contextvars.ContextVar(

@@ -23,7 +23,7 @@ def small_disk(folder: Path, size: str) -> Iterator[Path]:
     Yields:
         The mounted folder.
     """
-    require_programs("mount", "umount", packages="mount")
+    require_programs("mount", "umount")
     folder.mkdir(parents=True, exist_ok=True)
     mounted = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0777", "tmpfs", str(folder)],

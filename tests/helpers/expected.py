@@ -1,9 +1,24 @@
-"""What the tests expect of the application as a whole, written out once by hand."""
+"""What the tests expect of the application as a whole."""
 
 from __future__ import annotations
 
-JOB_NAMES = {"tuning", "training", "evaluation", "promotion", "inference", "explanations", "check"}
-"""Every registered job, by name: the command line, the container and the schema list these."""
+from model_name.jobs import JOBS
+
+BUILT_IN_JOBS = {
+    "tuning",
+    "training",
+    "evaluation",
+    "promotion",
+    "inference",
+    "explanations",
+    "check",
+}
+"""The jobs the project ships, written out by hand: each must stay registered."""
+
+JOB_NAMES = frozenset(JOBS)
+"""Every registered job, by name, read from the registry (`model_name.jobs.JOBS`), so that a job
+a user adds (README, "Write your own job") needs no change here: the command line, the container
+and the schema must each list exactly these."""
 
 HEAVY_MODULES = (
     "mlflow",

@@ -25,8 +25,6 @@ from tests.helpers.programs import require_programs
 DAEMON_BINARIES = ("Xvfb", "dbus-daemon", "dunst", "dunstctl", "notify-send")
 """The programs `notification_daemon` needs."""
 
-DAEMON_PACKAGES = "xvfb dbus-x11 dunst libnotify-bin"
-"""The Debian packages that provide them."""
 
 DAEMON_START_SECONDS = 20.0
 """How long `notification_daemon` waits for each of its programs to be ready."""
@@ -161,7 +159,7 @@ def notification_daemon(tmp_path: Path) -> Iterator[NotificationDaemon]:
     what it delivered with `daemon.notifications()`. Everything is stopped after the test.
     Skipped when a program is missing, failed under CI (`require_programs`).
     """
-    require_programs(*DAEMON_BINARIES, "dbus-send", packages=DAEMON_PACKAGES)
+    require_programs(*DAEMON_BINARIES, "dbus-send")
     processes: list[subprocess.Popen[str]] = []
 
     def launch(name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen[str]:

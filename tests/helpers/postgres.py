@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.programs import require_programs
+from tests.helpers.programs import find_program, require_programs
 from tests.helpers.servers import free_port
 
 POSTGRES_USER = "postgres"
@@ -75,7 +75,8 @@ class PostgresServer:
 
 def _as_postgres(command: list[str]) -> list[str]:
     """Run a PostgreSQL program as the `postgres` user when we are root (it refuses root)."""
-    return ["runuser", "-u", POSTGRES_USER, "--", *command] if os.geteuid() == 0 else command
+    runuser = find_program("runuser") or "runuser"  # util-linux, in /usr/sbin
+    return [runuser, "-u", POSTGRES_USER, "--", *command] if os.geteuid() == 0 else command
 
 
 def start_postgres(bin_dir: Path) -> PostgresServer:
@@ -129,7 +130,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     programs = ["initdb", "pg_ctl"] if bin_dir is None else [str(bin_dir / "initdb")]
     if os.geteuid() == 0:
         programs.append("runuser")
-    require_programs(*programs, packages="postgresql")
+    require_programs(*programs)
     assert bin_dir is not None
     server = start_postgres(bin_dir)
     try:

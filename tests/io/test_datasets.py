@@ -8,6 +8,7 @@ import pandas as pd
 import pydantic as pdt
 import pytest
 
+from model_name.errors import JobError
 from model_name.io import datasets
 
 
@@ -54,7 +55,9 @@ def test_numeric_features_select_in_order_cast_and_refuse_what_is_not_a_number()
 
     assert list(selected.columns) == ["b", "a", "d"]
     assert (selected.dtypes == "float64").all()
-    with pytest.raises(ValueError, match=r"\['c'\] are not numeric"):
+    with pytest.raises(
+        JobError, match=r"column 'c' has 2 non-numeric values in 2 rows: rows 1 \('x'\), 2 \('y'\)"
+    ):
         datasets.numeric_features(frame)
     with pytest.raises(ValueError, match=r"missing feature column\(s\) \['z'\]"):
         datasets.numeric_features(frame, ["a", "z"])

@@ -12,10 +12,13 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import pydantic as pdt
+
+from model_name.io.data_errors import SOURCE, numeric_column, numeric_frame
 
 if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped, unused-ignore]
@@ -50,6 +53,20 @@ TablePath = Annotated[Path, pdt.AfterValidator(check_table_path)]
 """A pydantic field type: the path of a CSV or Parquet file, checked when the job is built."""
 
 
+@dataclasses.dataclass(frozen=True)
+class TableInput:
+    """Marks a job's field as a table it reads: checked before the job starts (`io.inputs`).
+
+    The file must exist and be readable, and its header (CSV) or footer (Parquet) must hold the
+    columns named by the job's fields listed in `columns` (a `None` value is not checked).
+
+    Example:
+        inputs: Annotated[TablePath | None, TableInput(columns=("target",))] = None
+    """
+
+    columns: tuple[str, ...] = ()
+
+
 def load_sample() -> pd.DataFrame:
     """Return scikit-learn's bundled diabetes data set: 10 features and a `target` column.
 
@@ -61,6 +78,7 @@ def load_sample() -> pd.DataFrame:
     from sklearn.datasets import load_diabetes  # SAMPLE_SOURCE
 
     frame: pd.DataFrame = load_diabetes(as_frame=True).frame
+    frame.attrs[SOURCE] = "sklearn.datasets.load_diabetes"
     return frame
 
 
@@ -79,9 +97,9 @@ def read_table(path: Path) -> pd.DataFrame:
     check_table_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"input file '{path}' does not exist")
-    if path.suffix.lower() == ".csv":
-        return pd.read_csv(path)
-    return pd.read_parquet(path)
+    frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    frame.attrs[SOURCE] = str(path)  # errors about its values name the file (data_errors)
+    return frame
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> Path:
@@ -114,10 +132,9 @@ def numeric_features(frame: pd.DataFrame, columns: list[str] | None = None) -> p
         columns: the columns to keep, in this order; `None` keeps all of them.
 
     Raises:
-        ValueError: a requested column is missing, or a column is not numeric.
+        ValueError: a requested column is missing.
+        JobError: a value is missing, not a number or infinite (`data_errors.numeric_column`).
     """
-    from pandas.api.types import is_numeric_dtype  # type: ignore[import-untyped, unused-ignore]
-
     if columns is not None:
         missing = [column for column in columns if column not in frame.columns]
         if missing:
@@ -125,7 +142,13 @@ def numeric_features(frame: pd.DataFrame, columns: list[str] | None = None) -> p
                 f"missing feature column(s) {missing}; the table has {list(frame.columns)}"
             )
         frame = frame[columns]
-    wrong = [str(column) for column, dtype in frame.dtypes.items() if not is_numeric_dtype(dtype)]
-    if wrong:
-        raise ValueError(f"feature column(s) {wrong} are not numeric; the model needs numbers")
-    return frame.astype("float64")
+    return numeric_frame(frame)
+
+
+def numeric_target(frame: pd.DataFrame, target: str) -> pd.Series[float]:
+    """Return the target column as float64, refusing missing, non-numeric and infinite values.
+
+    Raises:
+        JobError: a value that is not a finite number, named with the file and its rows.
+    """
+    return numeric_column(frame, target)

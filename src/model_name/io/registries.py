@@ -105,6 +105,24 @@ def requirements(names: tuple[str, ...] = REQUIREMENTS) -> list[str]:
     return pins
 
 
+def conda_environment(pins: list[str]) -> dict[str, Any]:
+    """Return the model's environment as MLflow's `conda_env`: this Python, pip, and the pins.
+
+    Example:
+        >>> environment = conda_environment(["scikit-learn==1.6.1"])
+        >>> environment["dependencies"][1:]
+        ['pip', {'pip': ['scikit-learn==1.6.1']}]
+    """
+    import platform
+
+    python = f"python={platform.python_version()}"
+    return {
+        "name": "mlflow-env",
+        "channels": ["conda-forge"],
+        "dependencies": [python, "pip", {"pip": list(pins)}],
+    }
+
+
 def log_model(
     model: Any,
     *,
@@ -151,7 +169,11 @@ def log_model(
         skops_trusted_types=trusted_types,
         signature=infer_signature(signature_input, signature_output),
         input_example=input_example,
-        pip_requirements=requirements() if pip_requirements is None else pip_requirements,
+        # The whole environment, not just pip_requirements: from those MLflow writes conda.yaml
+        # itself, asking for pip's version, which a uv environment has not got (a WARNING).
+        conda_env=conda_environment(
+            requirements() if pip_requirements is None else pip_requirements
+        ),
         tags=dict(tags or {}),
     )
     return info

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pydantic as pdt
 
@@ -11,7 +11,7 @@ from model_name import gates
 from model_name.errors import GateFailedError, JobError
 from model_name.gates import Bound, Metric
 from model_name.io import datasets, registries
-from model_name.io.datasets import TablePath
+from model_name.io.datasets import TableInput, TablePath
 from model_name.io.registries import Alias
 from model_name.jobs.base import Job, Locals
 
@@ -57,7 +57,7 @@ class EvaluationJob(Job):
 
     alias: Alias | None = None
     version: int | None = pdt.Field(default=None, ge=1)
-    inputs: TablePath | None = None
+    inputs: Annotated[TablePath | None, TableInput(columns=("target",))] = None
     target: str | None = pdt.Field(default=None, min_length=1)
     thresholds: dict[Metric, Bound] = pdt.Field(default_factory=gates.default_thresholds)
     champion_alias: Alias | None = "champion"
@@ -82,7 +82,7 @@ class EvaluationJob(Job):
             number = str(evaluated.version)
             champion = self._champion(client, name, number)
             frame, target, source = self._table(client, evaluated)
-            labels = frame[target].astype("float64")
+            labels = datasets.numeric_target(frame, target)
             self.mlflow_service.log_params(
                 {
                     "model_name": name,
@@ -193,7 +193,9 @@ class EvaluationJob(Job):
         import mlflow
         import pandas as pd
 
-        data = pd.DataFrame({target: frame[target].astype("float64"), "prediction": predicted})
+        data = pd.DataFrame(
+            {target: datasets.numeric_target(frame, target), "prediction": predicted}
+        )
         result = mlflow.models.evaluate(  # type: ignore[no-untyped-call]
             data=data,
             targets=target,
@@ -289,7 +291,7 @@ def held_out_split(
     features = datasets.numeric_features(frame.drop(columns=[target]))
     _, x_test, _, y_test = train_test_split(
         features,
-        frame[target].astype("float64"),
+        datasets.numeric_target(frame, target),
         test_size=float(params["test_size"]),
         random_state=int(params["random_state"]),
     )

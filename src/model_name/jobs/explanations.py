@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import pydantic as pdt
 
 from model_name.errors import JobError
 from model_name.io import datasets, registries
-from model_name.io.datasets import TablePath
+from model_name.io.datasets import TableInput, TablePath
 from model_name.io.registries import Alias
 from model_name.jobs.base import Job, Locals
 
@@ -51,7 +53,7 @@ class ExplanationsJob(Job):
 
     alias: Alias | None = "champion"
     version: int | None = pdt.Field(default=None, ge=1)
-    inputs: TablePath | None = None
+    inputs: Annotated[TablePath | None, TableInput()] = None
     sample_size: int = pdt.Field(default=200, ge=1, le=100_000)
     background_size: int = pdt.Field(default=100, ge=1, le=10_000)
     max_display: int = pdt.Field(default=10, ge=1, le=100)

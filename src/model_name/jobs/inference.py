@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import pydantic as pdt
 
 from model_name.io import datasets, registries
-from model_name.io.datasets import TablePath
+from model_name.io.datasets import TableInput, TablePath
 from model_name.io.registries import Alias
 from model_name.jobs.base import Job, Locals
 
@@ -38,7 +39,7 @@ class InferenceJob(Job):
 
     alias: Alias | None = "champion"
     version: int | None = pdt.Field(default=None, ge=1)
-    inputs: TablePath | None = None
+    inputs: Annotated[TablePath | None, TableInput()] = None
     outputs: TablePath = Path("outputs/predictions.csv")
     prediction_column: str = pdt.Field(default="prediction", min_length=1)
 

@@ -20,6 +20,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
+from model_name.errors import one_line
 from model_name.io.services import AlertText, Severity
 
 Event = Literal["start", "success", "failure", "interrupted"]
@@ -125,6 +126,24 @@ def run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str | None:
     return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
+def where_to_look(tracking_uri: str, experiment_id: str, run_id: str) -> str:
+    """Say how to look at a run: its URL on a server, or the `mlflow ui` command and its path.
+
+    The tracking URI is quoted as given: mask it (`redaction.mask_url`) before showing it.
+
+    Example:
+        >>> where_to_look("http://127.0.0.1:5000", "1", "ab12")
+        'http://127.0.0.1:5000/#/experiments/1/runs/ab12'
+        >>> where_to_look("sqlite:///mlflow.db", "1", "ab12")
+        'uv run mlflow ui --backend-store-uri sqlite:///mlflow.db, then http://127.0.0.1:5000/#/experiments/1/runs/ab12'
+    """
+    url = run_url(tracking_uri, experiment_id, run_id)
+    if url is not None:
+        return url
+    local = run_url("http://127.0.0.1:5000", experiment_id, run_id)
+    return f"uv run mlflow ui --backend-store-uri {tracking_uri}, then {local}"
+
+
 def duration(seconds: float) -> str:
     """Say a duration the way a person reads it.
 
@@ -141,9 +160,3 @@ def duration(seconds: float) -> str:
         return f"{minutes} min {rest:02d} s" if rest else f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
-
-
-def one_line(error: BaseException) -> str:
-    """Say what an exception is in one line: its type and its message, line breaks collapsed."""
-    message = " ".join(str(error).split())
-    return f"{type(error).__name__}: {message}" if message else type(error).__name__

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pydantic as pdt
 
 from model_name.errors import JobError
 from model_name.io import datasets, registries
-from model_name.io.datasets import TablePath
+from model_name.io.datasets import TableInput, TablePath
 from model_name.io.services import StudyService
 from model_name.jobs.base import Job, Locals
 from model_name.settings import MAX_PARAM_VALUE_LENGTH
@@ -69,7 +69,7 @@ class TrainingJob(Job):
     KIND = "training"
     HEADLINE_METRICS = ("rmse", "r2")
 
-    inputs: TablePath | None = None
+    inputs: Annotated[TablePath | None, TableInput(columns=("target",))] = None
     target: str = pdt.Field(
         default=datasets.SAMPLE_TARGET, min_length=1, max_length=MAX_PARAM_VALUE_LENGTH
     )
@@ -162,7 +162,7 @@ class TrainingJob(Job):
                     f"its columns: {list(frame.columns)}"
                 )
             features = datasets.numeric_features(frame.drop(columns=[self.target]))
-            labels = frame[self.target].astype("float64")
+            labels = datasets.numeric_target(frame, self.target)
             check_split_sizes(len(frame), self.test_size, source)
             x_train, x_test, y_train, y_test = train_test_split(
                 features, labels, test_size=self.test_size, random_state=self.random_state

@@ -8,13 +8,14 @@ from __future__ import annotations
 import contextlib
 import time
 import warnings
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pydantic as pdt
 
 from model_name.io import datasets
-from model_name.io.datasets import TablePath
-from model_name.io.services import StudyService
+from model_name.io.datasets import TableInput, TablePath
+from model_name.io.progress import Progress
+from model_name.io.services import PROGRESS_LINE, StudyService
 from model_name.jobs import tuning_runs
 from model_name.jobs.base import Job, Locals
 from model_name.jobs.training import build_pipeline
@@ -80,13 +81,15 @@ class TuningJob(Job):
     timeout_seconds: float | None = pdt.Field(default=None, gt=0)
     sampler: Literal["tpe", "random"] = "tpe"
     seed: int | None = pdt.Field(default=42, ge=0, le=2**31 - 1)
-    inputs: TablePath | None = None
+    inputs: Annotated[TablePath | None, TableInput(columns=("target",))] = None
     target: str = pdt.Field(default=datasets.SAMPLE_TARGET, min_length=1)
     random_state: int = pdt.Field(default=42, ge=0, le=2**32 - 1)
 
     study_service: StudyService = pdt.Field(default_factory=StudyService)
 
     _check_space = pdt.field_validator("search_space")(check_search_space)
+
+    _progress: Progress | None = pdt.PrivateAttr(default=None)
 
     def services(self) -> tuple[Any, ...]:
         """Return the job's services in start order, the study storage after the logger."""
@@ -106,7 +109,7 @@ class TuningJob(Job):
         logger = self.logger_service.logger()
         frame = datasets.read_table(self.inputs) if self.inputs else datasets.load_sample()
         features = datasets.numeric_features(frame.drop(columns=[self.target]))
-        labels = frame[self.target].astype("float64")
+        labels = datasets.numeric_target(frame, self.target)
         study = self.study_service.open_study(self.study, self.goal(), self.make_sampler())
         client = self.mlflow_service.client()
         experiment = client.get_experiment_by_name(self.mlflow_service.experiment_name)
@@ -124,6 +127,14 @@ class TuningJob(Job):
         )  # fmt: skip
         deadline = time.monotonic() + (self.timeout_seconds or float("inf"))
         ran = 0
+        self._progress = Progress(
+            total=self.n_trials,
+            unit="trial",
+            # one line a trial in a log file; on a terminal the bar shows it instead
+            say=lambda line: logger.bind(**{PROGRESS_LINE: True}).info("{}", line),
+            bar=self.logger_service.shows_progress_bars(),
+            description=f"study {self.study}",
+        )
         try:
             while time.monotonic() < deadline:
                 self.fail_stale_trials(study)
@@ -157,6 +168,9 @@ class TuningJob(Job):
             status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
             tuning_runs.end_parent(client, parent, study, status)
             raise
+        finally:
+            self._progress.close()
+            self._progress = None
         return locals()
 
     def objective(
@@ -235,12 +249,16 @@ class TuningJob(Job):
             return  # not started: the study had its trials
         done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
         best = tuning_runs.best_so_far(study)
-        self.logger_service.logger().info(
-            "Trial {} {}: {}={} | {}/{} complete | best {}={}",
-            trial.number, trial.state.name.lower(), self.metric,
-            "-" if trial.value is None else f"{trial.value:.4f}", done, self.n_trials,
-            self.metric, "-" if best is None else f"{best:.4f}",
-        )  # fmt: skip
+        value = "-" if trial.value is None else f"{trial.value:.4f}"
+        best_text = f"best {self.metric}={'-' if best is None else f'{best:.4f}'}"
+        line = (
+            f"Trial {trial.number} {trial.state.name.lower()}: {self.metric}={value} | "
+            f"{done}/{self.n_trials} complete | {best_text}"
+        )
+        if self._progress is None:  # called outside run(): one line in the log
+            self.logger_service.logger().info("{}", line)
+        else:
+            self._progress.reach(done, line, brief=best_text)
 
     def make_sampler(self) -> optuna.samplers.BaseSampler:
         """Return the configured sampler (TPE with a constant liar: workers share the study)."""

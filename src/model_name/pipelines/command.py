@@ -9,26 +9,24 @@ the services start once and stop once, and the pipeline sends one alert.
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Collection, Mapping
 from typing import Any
 
 import pydantic as pdt
 
 from model_name.configuration import Configuration
+from model_name.console import PROG, say_error
 from model_name.errors import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TERMINATED,
-    ModelNameError,
     Terminated,
     UsageError,
     exit_code,
+    one_line,
 )
 from model_name.pipelines.validation import Step, pipeline_named, validate_pipeline
-
-PROG = "model_name"
 
 
 def prepare(
@@ -153,9 +151,9 @@ def run_pipeline(
     if failure is not None:
         at = next((o.step for o in runner.outcomes if o.status in ("failed", "interrupted")), None)
         where = f" at step {at}" if at else ("" if started else ": a service could not start")
-        _error(f"pipeline {name} {_verb(failure)}{where}: {_one_line(failure)}")
+        say_error(f"pipeline {name} {_verb(failure)}{where}: {one_line(failure)}")
     for stop_error in stop_errors:
-        _error(f"stopping a service failed: {_one_line(stop_error)}")
+        say_error(f"stopping a service failed: {one_line(stop_error)}")
         code = code or EXIT_FAILED
     if code == EXIT_OK and received:
         code = signals.exit_code(received[0])
@@ -173,7 +171,7 @@ def _report_reused(container: Any, name: str, outcomes: list[Any]) -> int:
     for outcome in outcomes:
         print(f"{PROG}: {outcome.line()}")
     for stop_error in stop_errors:
-        _error(f"stopping a service failed: {_one_line(stop_error)}")
+        say_error(f"stopping a service failed: {one_line(stop_error)}")
     return EXIT_FAILED if stop_errors else EXIT_OK
 
 
@@ -190,7 +188,7 @@ def _alert(container: Any, name: str, outcomes: list[Any], failure: BaseExceptio
     verb = "succeeded" if failure is None else _verb(failure)
     body = "\n".join(outcome.line() for outcome in outcomes)
     if failure is not None:
-        body += f"\n{_one_line(failure)}"
+        body += f"\n{one_line(failure)}"
     with contextlib.suppress(Exception):  # an alert never changes the pipeline's outcome
         container.alerts_service().notify(f"pipeline {name} {verb}", body)
 
@@ -201,17 +199,3 @@ def _verb(error: BaseException) -> str:
     if isinstance(error, KeyboardInterrupt):
         return "interrupted (SIGINT)"
     return "failed"
-
-
-def _one_line(error: BaseException) -> str:
-    message = " ".join(str(error).split("[SQL:", 1)[0].split())
-    if isinstance(error, ModelNameError):
-        return message
-    return type(error).__name__ + (f": {message}" if message else "")
-
-
-def _error(message: str) -> None:
-    from model_name.redaction import mask_secrets_in_text
-
-    for line in mask_secrets_in_text(message).splitlines():
-        print(f"{PROG}: error: {line}", file=sys.stderr)

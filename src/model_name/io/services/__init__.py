@@ -33,7 +33,7 @@ from model_name.io.services.alerts import (
 )
 from model_name.io.services.base import FailureReport, Service, start_all, stop_all
 from model_name.io.services.channels import AlertText, Severity
-from model_name.io.services.logger import LoggerService
+from model_name.io.services.logger import PROGRESS_LINE, LoggerService
 from model_name.io.services.studies import StudyService
 from model_name.io.services.tracking import MlflowService, RunStatus
 from model_name.tracking.records import (
@@ -46,6 +46,7 @@ from model_name.tracking.records import (
 
 __all__ = [
     "NOTIFICATION_PROBE_SECONDS",
+    "PROGRESS_LINE",
     "AlertText",
     "AlertsService",
     "EndedRun",

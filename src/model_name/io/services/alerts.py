@@ -119,7 +119,9 @@ class AlertsService(Service, AlertsSettings):
             logger = self.logger_service.logger()
             if self.enable and not self._explained:
                 self._explained = True
-                logger.warning("alerts: {}; alerts go to the log", problem)
+                # no desktop (a server, CI, a container) is information: the user need do nothing
+                level = "WARNING" if problem.startswith("plyer failed") else "INFO"
+                logger.log(level, "alerts: {}; alerts go to the log", problem)
             logger.info("Alert: {}: {}", title, message)
         except Exception:  # pragma: no cover - the log itself failed: nothing left to tell
             return

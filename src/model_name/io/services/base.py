@@ -1,7 +1,6 @@
 """What every service is: a pydantic model with an idempotent start and stop.
 
-Also what the services share: loguru's
-logger, imported on first use so that importing a service stays cheap.
+Also the one start and stop rule (`start_all`, `stop_all`) the container and jobs share.
 """
 
 from __future__ import annotations
@@ -9,12 +8,9 @@ from __future__ import annotations
 import abc
 import types
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Literal, Protocol, Self, TypeVar
+from typing import Literal, Protocol, Self, TypeVar
 
 import pydantic as pdt
-
-if TYPE_CHECKING:
-    import loguru
 
 
 class Service(abc.ABC, pdt.BaseModel):
@@ -147,10 +143,3 @@ def stop_all(
             if report is not None:
                 report(service, error)
     return errors
-
-
-def _loguru() -> loguru.Logger:
-    """Return loguru's logger, imported on first use (about 0.1 s)."""
-    from loguru import logger
-
-    return logger

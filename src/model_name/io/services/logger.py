@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic as pdt
 
-from model_name.io.services.base import Service, _loguru
+from model_name.io.services.base import Service
 from model_name.settings import LoggerSettings
 
 if TYPE_CHECKING:
@@ -36,6 +36,14 @@ _STDLIB_LEVELS = {
 # module gives them while a LoggerService runs when nobody set one ("" for MLflow's own default).
 _MLFLOW_LOGGERS = (("mlflow", ""), ("sqlalchemy.engine", "WARNING"), ("alembic", "WARNING"))
 _MLFLOW_CONFIGURE_LOGGING = "MLFLOW_CONFIGURE_LOGGING"
+
+PROGRESS_LINE = "model_name_progress"
+"""A record bound with this extra key (true) is a step of a long piece of work (`io.progress`):
+a terminal sink drawing progress bars leaves it out, since the bar shows it; other sinks keep it."""
+
+RUN_LOG_ONLY = "model_name_run_log_only"
+"""A record bound with this extra key (true) goes to the runs' own logs (`logs/run.log`) only:
+the failure's traceback the run keeps, which the job reports on the service's sink itself."""
 
 
 class _InterceptHandler(logging.Handler):
@@ -140,12 +148,13 @@ class LoggerService(Service, LoggerSettings):
         self._handler_id = logger.add(
             self._sink(),
             level=self.level,
-            format=self.format,
+            format=self._format(),
             colorize=self.colorize,
             serialize=self.serialize,
             backtrace=self.backtrace,
             diagnose=self.diagnose,
             catch=self.catch,
+            filter=_for_bars if self.shows_progress_bars() else _not_run_log_only,
         )
         _LoguruDefault.acquire()
         self._route_standard_logging()
@@ -164,15 +173,32 @@ class LoggerService(Service, LoggerSettings):
         self._handler_id = -1
         _LoguruDefault.release()
 
+    def shows_progress_bars(self) -> bool:
+        """Whether long work shows a bar on this service's sink: a terminal, and not under CI."""
+        from model_name.io.progress import draws_bars
+
+        terminal = {"stderr": sys.stderr, "stdout": sys.stdout}.get(self.sink)
+        return terminal is not None and not self.serialize and draws_bars(terminal)
+
+    def _format(self) -> Any:
+        """The sink's format: on a terminal, failures shown short (`terminal.terminal_format`)."""
+        if self.sink not in ("stderr", "stdout") or self.serialize:
+            return self.format
+        from model_name.io.services.terminal import terminal_format
+
+        whole = self.traceback or self.level in ("TRACE", "DEBUG")
+        return terminal_format(self.format, whole=whole)
+
     def _sink(self) -> Any:
         # Every message goes through MaskingSink: a secret quoted by an exception (MLflow's
         # error text holds the tracking URL, credentials included) must never reach the sink.
+        from model_name.io.progress import BarSafeStream
         from model_name.redaction import MaskingSink
 
-        if self.sink == "stderr":
-            return MaskingSink(sys.stderr)
+        if self.sink == "stderr":  # a line above a progress bar, never through it
+            return MaskingSink(BarSafeStream(sys.stderr))  # type: ignore[arg-type]
         if self.sink == "stdout":
-            return MaskingSink(sys.stdout)
+            return MaskingSink(BarSafeStream(sys.stdout))  # type: ignore[arg-type]
         return MaskingSink(Path(self.sink).expanduser())
 
     def _route_standard_logging(self) -> None:
@@ -215,6 +241,14 @@ class LoggerService(Service, LoggerSettings):
         root.setLevel(self._root_level)
 
 
+def _not_run_log_only(record: Any) -> bool:
+    return not record["extra"].get(RUN_LOG_ONLY, False)
+
+
+def _for_bars(record: Any) -> bool:
+    return _not_run_log_only(record) and not record["extra"].get(PROGRESS_LINE, False)
+
+
 def _is_mlflow_handler(handler: logging.Handler) -> bool:
     """Whether `handler` is the one `import mlflow` installs (it writes to MLflow's stream)."""
     stream = getattr(handler, "stream", None)
@@ -226,3 +260,10 @@ def _restore_variable(name: str, value: str | None) -> None:
         os.environ.pop(name, None)
     else:
         os.environ[name] = value
+
+
+def _loguru() -> loguru.Logger:
+    """Return loguru's logger, imported on first use (about 0.1 s): a service imports cheaply."""
+    from loguru import logger
+
+    return logger

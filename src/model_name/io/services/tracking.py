@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import pydantic as pdt
 
 from model_name.io.services.base import Service
-from model_name.io.services.logger import LoggerService
+from model_name.io.services.logger import RUN_LOG_ONLY, LoggerService
 from model_name.redaction import mask_url, remember_secrets, secrets_in
 from model_name.settings import MlflowSettings
 from model_name.tracking import records
@@ -252,12 +252,14 @@ class MlflowService(Service, MlflowSettings):
             raise
         except Exception as error:
             status = "FAILED"
+            self._log_failure(run.info.run_id, error)
             full = store_full(error, self.tracking_uri)
             if full is not None and full.__traceback__ is None:  # not raised yet: say it here
                 raise full from error
             raise
-        except BaseException:
+        except BaseException as error:
             status = "FAILED"
+            self._log_failure(run.info.run_id, error)
             raise
         finally:
             from model_name.signals import wrap_up
@@ -339,6 +341,13 @@ class MlflowService(Service, MlflowSettings):
             RuntimeError: no MLflow run is active.
         """
         self._writer_now().mapping(_active_run_id("set_tags"), "tags", tags)
+
+    def _log_failure(self, run_id: str, error: BaseException) -> None:
+        """Write a failure's whole traceback to the run's log (the job reports it elsewhere)."""
+        logger = self.logger_service.logger().bind(**{RUN_LOG_ONLY: True})
+        logger.opt(exception=error).error(
+            "Run {} failed: {}: {}", run_id, type(error).__name__, error
+        )
 
     def _finish_run(
         self, run: ActiveRun, run_config: records.RunConfig, status: RunStatus, files: RunFiles
