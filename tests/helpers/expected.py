@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-JOB_NAMES = {"tuning", "training", "evaluation", "promotion", "inference", "explanations", "check"}
+JOB_NAMES = {
+    "tuning",
+    "training",
+    "evaluation",
+    "promotion",
+    "inference",
+    "serve",
+    "explanations",
+    "check",
+}
 """Every registered job, by name: the command line, the container and the schema list these."""
 
 HEAVY_MODULES = (
