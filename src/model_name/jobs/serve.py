@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -59,6 +60,15 @@ class ServeJob(Job):
     metrics_seconds: float = pdt.Field(default=30.0, gt=0.0, le=86_400.0)
     stop_after_seconds: float | None = pdt.Field(default=None, gt=0.0)
 
+    _stop: threading.Event = pdt.PrivateAttr(default_factory=threading.Event)
+
+    def request_stop(self) -> None:
+        """Ask the running job, from another thread, to stop as after `stop_after_seconds`.
+
+        The server drains as at SIGTERM, and the run ends FINISHED (a notebook, a test).
+        """
+        self._stop.set()
+
     def run(self) -> Locals:
         """Serve until stopped; return locals()."""
         from model_name.io import registries
@@ -83,11 +93,16 @@ class ServeJob(Job):
                 self.mlflow_service.client(), name, alias=self.alias, version=self.version,
                 holder=holder, logger=logger, notify=self.alerts_service.notify,
             )  # fmt: skip
-            server.start()  # /health answers while the first version loads; /ready after
+            # The port first (a port in use fails at once), then the first version, then the
+            # server: the heavy imports of loading (scikit-learn, MLflow's flavor and its
+            # autolog hooks) happen before any other thread runs, as MLflow's import hooks can
+            # deadlock with a thread importing at the same time.
+            server.bind()
             try:
                 served = follower.first()
                 prometheus.serving(name, follower.alias, served.version)
                 recorder.switched(served)
+                server.start()
                 self.mlflow_service.log_params(
                     {"model_name": name, "alias": follower.alias or "none", "host": self.host,
                      "port": server.port, "first_version": served.version, "url": server.url}
@@ -119,7 +134,9 @@ class ServeJob(Job):
         next_report += self.metrics_seconds
         while True:
             now = time.monotonic()
-            if self.stop_after_seconds is not None and now - started >= self.stop_after_seconds:
+            if self._stop.is_set() or (
+                self.stop_after_seconds is not None and now - started >= self.stop_after_seconds
+            ):
                 return
             if not server.alive():
                 raise RuntimeError(f"the HTTP server on {server.url} stopped by itself")
@@ -132,4 +149,4 @@ class ServeJob(Job):
             if now >= next_report:
                 recorder.report(stats, now - last_report)
                 last_report, next_report = now, now + self.metrics_seconds
-            time.sleep(max(0.0, min(0.25, next_poll - now, next_report - now)))
+            self._stop.wait(max(0.0, min(0.25, next_poll - now, next_report - now)))

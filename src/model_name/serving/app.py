@@ -8,6 +8,7 @@
 - `GET /version`: the model's name, version, alias, URI and since when it is served;
 - `GET /metrics`: Prometheus' text format: requests, errors, latency histogram, version served.
 
+Each answer of `/invocations` says which version made it in the `X-Model-Version` header.
 Errors are `{"error_code": ..., "message": "<one line>"}` like MLflow's, never a traceback: a model
 that raises on rows that passed the checks answers 400 for a `ValueError` / `TypeError` (bad
 values, such as a missing one) and 500 otherwise, with one line; the traceback goes to the log.
@@ -28,6 +29,9 @@ from model_name.serving.payloads import PayloadError, conform, parse
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
+
+VERSION_HEADER = "X-Model-Version"
+"""The header of each answer of `/invocations` that says which model version made it."""
 
 _ERROR_CODES = {
     400: "BAD_REQUEST",
@@ -107,7 +111,9 @@ def create_app(serving: Serving) -> "FastAPI":
             rows = len(frame)
             predictions = await run_in_threadpool(served.predict, frame)
             response = Response(
-                json.dumps({"predictions": predictions}), media_type="application/json"
+                json.dumps({"predictions": predictions}),
+                media_type="application/json",
+                headers={VERSION_HEADER: str(served.version)},
             )
         except PayloadError as error:
             response = _error(error.status, str(error))

@@ -275,19 +275,25 @@ def _convert(values: pd.Series, column: Column) -> pd.Series:
             row = int(np.flatnonzero(wrong.to_numpy())[0])
             what = "a number" if column.kind in _NUMBERS else "an integer"
             raise PayloadError(
-                f"column '{column.name}' must be {what}: row {row} has {values.iloc[row]!r}"
+                f"column '{column.name}' must be {what}: row {row} has {_value(values, row)!r}"
             )
     if column.kind in _INTEGERS:
         fractional = numbers.notna() & (numbers != np.floor(numbers))
         if fractional.any():
             row = int(np.flatnonzero(fractional.to_numpy())[0])
             raise PayloadError(
-                f"column '{column.name}' must be an integer: row {row} has {values.iloc[row]!r}"
+                f"column '{column.name}' must be an integer: row {row} has {_value(values, row)!r}"
             )
         if numbers.isna().any():
             row = int(np.flatnonzero(numbers.isna().to_numpy())[0])
             raise PayloadError(f"column '{column.name}' must be an integer: row {row} is empty")
     return numbers.astype(wanted)
+
+
+def _value(values: pd.Series, row: int) -> Any:
+    """The value at a row, as Python writes it (`2.5`, not `np.float64(2.5)`)."""
+    value = values.iloc[row]
+    return value.item() if hasattr(value, "item") else value
 
 
 def _is_bool(value: Any) -> bool:

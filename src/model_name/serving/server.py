@@ -11,6 +11,7 @@ port 0 picks a free one (`port` says which).
 
 Example:
     server = BackgroundServer(app, "127.0.0.1", 0, grace_seconds=20)
+    server.bind()     # optional: the port now, the server later
     server.start()
     ...
     server.stop()
@@ -55,16 +56,25 @@ class BackgroundServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
+    def bind(self) -> None:
+        """Bind the listening socket (port 0: a free one, then in `port`); idempotent.
+
+        Raises:
+            ServiceError: the address cannot be bound: a port in use, an unknown address.
+        """
+        if self._socket is None:
+            self._socket = _bind(self.host, self.port)
+            self.port = int(self._socket.getsockname()[1])
+
     def start(self) -> None:
-        """Bind the socket, start uvicorn in its thread and return once it accepts connections.
+        """Bind if needed, start uvicorn in its thread, return once it accepts connections.
 
         Raises:
             ServiceError: the address cannot be bound (a port in use), or uvicorn did not start.
         """
         import uvicorn
 
-        self._socket = _bind(self.host, self.port)
-        self.port = int(self._socket.getsockname()[1])
+        self.bind()
         config = uvicorn.Config(
             self.app,
             log_config=None,  # uvicorn's records go through the standard library to our sink
@@ -73,6 +83,7 @@ class BackgroundServer:
             timeout_graceful_shutdown=math.ceil(self.grace_seconds),
             timeout_keep_alive=5,
         )
+        config.load()  # its imports here, in the caller's thread, not beside the job's
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run,
@@ -97,11 +108,11 @@ class BackgroundServer:
         Returns:
             True when the server stopped within the grace period (and a few seconds more).
         """
-        if self._server is None or self._thread is None:
-            return True
-        self._server.should_exit = True
-        self._thread.join(self.grace_seconds + 5.0)
-        stopped = not self._thread.is_alive()
+        stopped = True
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(self.grace_seconds + 5.0)
+            stopped = not self._thread.is_alive()
         if self._socket is not None:
             self._socket.close()
         return stopped
