@@ -54,7 +54,12 @@ def start_serve(log: Path, tracking_uri: str, *settings: str) -> tuple[subproces
     Raises:
         AssertionError: the job ended first, or was not ready within `OPEN_SECONDS`.
     """
-    flags = ["--set", f"mlflow.tracking_uri={tracking_uri}", "--set", "mlflow.experiment_name=tests"]
+    flags = [
+        "--set",
+        f"mlflow.tracking_uri={tracking_uri}",
+        "--set",
+        "mlflow.experiment_name=tests",
+    ]
     flags += ["--set", "jobs.serve.port=0", "--set", "jobs.serve.poll_seconds=0.2"]
     for setting in settings:
         flags += ["--set", setting]

@@ -16,6 +16,7 @@ from model_name.io import registries
 from model_name.io.services import MlflowService, RunConfig
 from model_name.jobs.serve import ServeJob
 from model_name.testing import RecordingAlertsService
+from tests.helpers.servers import free_port
 from tests.helpers.serving import (
     FEATURES,
     ROW,
@@ -26,7 +27,6 @@ from tests.helpers.serving import (
     start_serve,
     stop_serve,
 )
-from tests.helpers.servers import free_port
 
 RunsOf = Callable[[str], list[Any]]
 
@@ -115,7 +115,9 @@ def test_serve_answers_and_follows_the_alias_in_process(
     assert len(seen["first"]["predictions"]) == 1
     assert seen["version"]["version"] == 1 and seen["version"]["alias"] == "champion"
     assert seen["first"]["predictions"] != seen["after"]["predictions"]
-    assert 'model_name_serve_model_version{alias="champion",name="model_name"} 2.0' in seen["metrics"]
+    assert (
+        'model_name_serve_model_version{alias="champion",name="model_name"} 2.0' in seen["metrics"]
+    )
     # and the switch was alerted, and the run, FINISHED, records both versions and the traffic
     assert any("switched to version 2" in title for title, _ in alerts_service.sent)
     (run,) = runs_of("serve")
@@ -151,9 +153,7 @@ def _until_version(http: httpx.Client, version: int) -> httpx.Response:
 
 
 @pytest.fixture
-def serving(
-    champion: str, tracking_uri: str, job_log: Path
-) -> Iterator[tuple[Any, str]]:
+def serving(champion: str, tracking_uri: str, job_log: Path) -> Iterator[tuple[Any, str]]:
     """`model_name run serve` as a process on the champion; killed after the test if still up."""
     process, url = start_serve(job_log, tracking_uri, "jobs.serve.grace_seconds=30")
     try:

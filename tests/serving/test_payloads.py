@@ -18,9 +18,9 @@ EXPECTED = [{"age": 0.1, "bmi": 0.2, "visits": 3}, {"age": 0.4, "bmi": 0.5, "vis
 
 def read(body: bytes | str, content_type: str = "application/json") -> list[dict[str, Any]]:
     raw = body.encode() if isinstance(body, str) else body
-    records: list[dict[str, Any]] = conform(
-        parse(raw, content_type, COLUMNS), COLUMNS
-    ).to_dict("records")
+    records: list[dict[str, Any]] = conform(parse(raw, content_type, COLUMNS), COLUMNS).to_dict(
+        "records"
+    )
     return records
 
 

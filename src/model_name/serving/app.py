@@ -12,16 +12,19 @@ Each answer of `/invocations` says which version made it in the `X-Model-Version
 Errors are `{"error_code": ..., "message": "<one line>"}` like MLflow's, never a traceback: a model
 that raises on rows that passed the checks answers 400 for a `ValueError` / `TypeError` (bad
 values, such as a missing one) and 500 otherwise, with one line; the traceback goes to the log.
-Parsing and predicting run in the thread pool, so the event loop keeps answering probes.
+Parsing and predicting run in the thread pool, so the event loop keeps answering probes; requests
+waiting at the same time are predicted in one call (`batching`).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations (`Request`) as
 # objects, and the routes are defined where fastapi is imported, inside `create_app`.
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from model_name.serving.batching import Batcher
 from model_name.serving.metrics import Prometheus, Stats
 from model_name.serving.models import ModelHolder
 from model_name.serving.payloads import PayloadError, conform, parse
@@ -52,6 +55,7 @@ class Serving:
         prometheus: the same for `/metrics`.
         logger: the logger service's logger (one DEBUG line a request).
         max_body_bytes: the largest body `/invocations` reads; larger ones get 413.
+        batcher: predicts the requests waiting together (`Batcher(max_rows=1)`: one by one).
     """
 
     holder: ModelHolder
@@ -59,6 +63,7 @@ class Serving:
     prometheus: Prometheus
     logger: Any
     max_body_bytes: int
+    batcher: Batcher = dataclasses.field(default_factory=lambda: Batcher(max_rows=1000))
 
 
 def create_app(serving: Serving) -> "FastAPI":
@@ -109,7 +114,7 @@ def create_app(serving: Serving) -> "FastAPI":
                 lambda: conform(parse(body, content_type, served.columns), served.columns)
             )
             rows = len(frame)
-            predictions = await run_in_threadpool(served.predict, frame)
+            predictions = await serving.batcher.predict(served, frame)
             response = Response(
                 json.dumps({"predictions": predictions}),
                 media_type="application/json",
