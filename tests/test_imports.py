@@ -27,7 +27,9 @@ ALLOWED: dict[str, set[str]] = {
     "sources": {"layers"},
     # services, then jobs built on them
     "io": {"errors", "redaction", "settings", "signals"},
-    "jobs": {"errors", "explainers", "gates", "io", "settings", "signals"},
+    # serving's HTTP parts, used by the serve job
+    "serving": {"errors", "io"},
+    "jobs": {"errors", "explainers", "gates", "io", "serving", "settings", "signals"},
     # the wiring, and what drives it
     "configuration": {"errors", "jobs", "settings", "sources"},
     "containers": {"configuration", "io", "jobs", "settings"},

@@ -165,3 +165,34 @@ def test_a_port_in_use_is_one_clear_error() -> None:
 
 async def _nothing(scope: Any, receive: Any, send: Any) -> None:  # pragma: no cover - never served
     return None
+
+
+def test_requests_sent_together_each_get_their_own_rows_predictions(
+    server: BackgroundServer, holder: ModelHolder, version_1: Served
+) -> None:
+    import concurrent.futures
+
+    import pandas as pd
+
+    # given 24 clients at once, each with its own rows, one of them with a missing value
+    holder.switch(version_1)
+    requests = [[[value + i / 100 for value in ROW]] * (1 + i % 3) for i in range(24)]
+    requests[5] = [[None, *ROW[1:]]]
+
+    def send(rows: list[list[float | None]]) -> httpx.Response:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            body = {"dataframe_split": {"columns": FEATURES, "data": rows}}
+            return client.post("/invocations", json=body)
+
+    with concurrent.futures.ThreadPoolExecutor(24) as pool:
+        answers = list(pool.map(send, requests))
+
+    # then each got the predictions of its own rows, as scikit-learn makes them, in order
+    pipeline = version_1.model.get_raw_model()
+    for i, (rows, answer) in enumerate(zip(requests, answers, strict=True)):
+        if i == 5:  # and the one with a missing value its own 400, spoiling nobody's answer
+            assert answer.status_code == 400
+            continue
+        expected = pipeline.predict(pd.DataFrame(rows, columns=FEATURES)).tolist()
+        assert answer.status_code == 200
+        assert answer.json()["predictions"] == pytest.approx(expected)
