@@ -26,12 +26,13 @@ class ServeJob(Job):
     Answers `POST /invocations` with the same JSON and CSV payloads as `mlflow models serve`
     (`dataframe_split`, `dataframe_records`, `instances`, `inputs`) and the same answer,
     `{"predictions": [...]}`; `/health` (alive), `/ready` (a model is loaded), `/version` (name,
-    version, alias) and `/metrics` (Prometheus). Every `poll_seconds` it asks the registry where
-    `alias` points; when the alias moved, it loads that version beside the one serving, tries it
-    on one row, then switches in one step, and logs and alerts the switch. A version that fails to
-    load is not switched to (one warning, one alert). It runs until SIGTERM or Ctrl-C (or for
-    `stop_after_seconds`): then it stops accepting, lets the requests in flight finish within
-    `grace_seconds`, and its run ends KILLED (exit 143 / 130), or FINISHED after
+    version, alias) and `/metrics` (Prometheus). Requests arriving together are predicted in one
+    model call (`max_batch_rows`), each getting its own rows' predictions. Every `poll_seconds`
+    it asks the registry where `alias` points; when the alias moved, it loads that version beside
+    the one serving, tries it on one row, then switches in one step, and logs and alerts it. A
+    version that fails to load is not switched to (one warning, one alert). It runs until SIGTERM
+    or Ctrl-C (or for `stop_after_seconds`): then it stops accepting, lets the requests in flight
+    finish within `grace_seconds`, and its run ends KILLED (exit 143 / 130), or FINISHED after
     `stop_after_seconds`. The run records the versions served and when, and the traffic.
 
     Attributes:
