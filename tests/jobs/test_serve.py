@@ -16,6 +16,7 @@ from model_name.io import registries
 from model_name.io.services import MlflowService, RunConfig
 from model_name.jobs.serve import ServeJob
 from model_name.testing import RecordingAlertsService
+from tests.helpers.jobs import run_job
 from tests.helpers.servers import free_port
 from tests.helpers.serving import (
     FEATURES,
@@ -279,3 +280,22 @@ def _wait_refused(url: str) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("the server still accepts connections after SIGTERM")
+
+
+def test_serve_without_a_champion_fails_in_one_line_naming_what_exists(
+    tracking_uri: str, tests_experiment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a store where no model is registered
+    # when the serve job starts
+    code = run_job(
+        "serve", tracking_uri, f"mlflow.experiment_name={tests_experiment}", "jobs.serve.port=0"
+    )
+
+    # then it fails (exit 1) in one line saying what it could not serve and what exists
+    assert code == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error == (
+        "model_name: error: job serve failed: cannot serve the version aliased 'champion' of "
+        "model 'model_name': model 'model_name' is not registered in the model registry; "
+        "registered models: none"
+    )
