@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -40,6 +41,22 @@ def register_versions(mlflow_service: MlflowService, alphas: tuple[float, ...]) 
             info = registries.log_model(model, signature_input=features)
             registries.register_model(info.model_uri, name)
     return name
+
+
+def register_broken_version(mlflow_service: MlflowService) -> int:
+    """Register one more version whose files are gone: it cannot be loaded. Return its number."""
+    import mlflow
+    from sklearn.linear_model import Ridge
+
+    frame = datasets.load_sample()
+    features = datasets.numeric_features(frame.drop(columns=[datasets.SAMPLE_TARGET]))
+    model = Ridge().fit(features, frame[datasets.SAMPLE_TARGET])
+    with mlflow_service, mlflow_service.run_context(RunConfig(name="broken")):
+        info = registries.log_model(model, signature_input=features)
+        version = registries.register_model(info.model_uri, mlflow_service.registry_name)
+        location = mlflow.get_logged_model(info.model_id).artifact_location
+    shutil.rmtree(location.removeprefix("file://"))
+    return int(version.version)
 
 
 def set_alias(mlflow_service: MlflowService, name: str, alias: str, version: int) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,8 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from model_name.io import registries
-from model_name.io.services import MlflowService, RunConfig
+from model_name.io.services import MlflowService
 from model_name.jobs.serve import ServeJob
 from model_name.testing import RecordingAlertsService
 from tests.helpers.jobs import run_job
@@ -23,6 +21,7 @@ from tests.helpers.serving import (
     ROW,
     SPLIT,
     ClientLoop,
+    register_broken_version,
     register_versions,
     set_alias,
     start_serve,
@@ -35,34 +34,6 @@ RunsOf = Callable[[str], list[Any]]
 def changes(answers: list[int]) -> list[int]:
     """The versions that answered, each run of equal answers once: [1, 1, 2, 2, 1] -> [1, 2, 1]."""
     return [version for i, version in enumerate(answers) if i == 0 or answers[i - 1] != version]
-
-
-def register_broken_version(mlflow_service: MlflowService) -> int:
-    """Register one more version whose files are gone: it cannot be loaded. Return its number."""
-    import mlflow
-
-    name = mlflow_service.registry_name
-    with mlflow_service, mlflow_service.run_context(RunConfig(name="broken")):
-        info = registries.log_model(_ridge(), signature_input=_features())
-        version = registries.register_model(info.model_uri, name)
-        location = mlflow.get_logged_model(info.model_id).artifact_location
-    shutil.rmtree(location.removeprefix("file://"))
-    return int(version.version)
-
-
-def _features() -> Any:
-    from model_name.io import datasets
-
-    frame = datasets.load_sample()
-    return datasets.numeric_features(frame.drop(columns=[datasets.SAMPLE_TARGET]))
-
-
-def _ridge() -> Any:
-    from sklearn.linear_model import Ridge
-
-    from model_name.io import datasets
-
-    return Ridge().fit(_features(), datasets.load_sample()[datasets.SAMPLE_TARGET])
 
 
 @pytest.fixture
