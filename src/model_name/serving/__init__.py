@@ -1,6 +1,8 @@
 """Serving a registered model over HTTP, following its alias: the parts of the `serve` job.
 
-- `payloads`: MLflow's scoring protocol (JSON, CSV, Parquet) read and checked against the signature;
+- `payloads`: MLflow's scoring protocol (JSON, CSV, Parquet) read into a table;
+- `signature`: that table checked against the model's signature, one line naming what is wrong;
+- `batching`: requests waiting together predicted in one call;
 - `models`: the version served, loaded beside the old one and switched atomically;
 - `follower`: polls the registry and switches when the alias moves;
 - `app`: the FastAPI routes; `server`: uvicorn in a thread, drained at stop;
