@@ -10,6 +10,7 @@ BUILT_IN_JOBS = {
     "evaluation",
     "promotion",
     "inference",
+    "serve",
     "explanations",
     "check",
 }

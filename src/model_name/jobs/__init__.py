@@ -11,6 +11,7 @@ from model_name.jobs.evaluation import EvaluationJob
 from model_name.jobs.explanations import ExplanationsJob
 from model_name.jobs.inference import InferenceJob
 from model_name.jobs.promotion import PromotionJob
+from model_name.jobs.serve import ServeJob
 from model_name.jobs.training import TrainingJob
 from model_name.jobs.tuning import TuningJob
 
@@ -22,6 +23,7 @@ JOBS: dict[str, type[Job]] = {
         EvaluationJob,
         PromotionJob,
         InferenceJob,
+        ServeJob,
         ExplanationsJob,
         CheckJob,
     )
@@ -37,6 +39,7 @@ __all__ = [
     "Job",
     "Locals",
     "PromotionJob",
+    "ServeJob",
     "TrainingJob",
     "TuningJob",
 ]

@@ -1,0 +1,14 @@
+"""Serving a registered model over HTTP, following its alias: the parts of the `serve` job.
+
+- `payloads`: MLflow's scoring protocol (JSON, CSV, Parquet) read into a table;
+- `signature`: that table checked against the model's signature, one line naming what is wrong;
+- `batching`: requests waiting together predicted in one call;
+- `models`: the version served, loaded beside the old one and switched atomically;
+- `follower`: polls the registry and switches when the alias moves;
+- `app`: the FastAPI routes; `server`: uvicorn in a thread, drained at stop;
+- `metrics`: request counts and latencies for the run and for Prometheus;
+- `recorder`: what the job's MLflow run records.
+
+Modules import FastAPI, uvicorn, pandas and MLflow inside their functions: importing this package
+is cheap.
+"""
