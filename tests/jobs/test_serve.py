@@ -264,7 +264,7 @@ def test_serve_without_a_champion_fails_in_one_line_naming_what_exists(
 
     # then it fails (exit 1) in one line saying what it could not serve and what exists
     assert code == 1
-    error = capsys.readouterr().err.strip().splitlines()[-1]
+    [error] = [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
     assert error == (
         "model_name: error: job serve failed: cannot serve the version aliased 'champion' of "
         "model 'model_name': model 'model_name' is not registered in the model registry; "
