@@ -14,9 +14,13 @@ from tests.helpers.servers import without_coverage
 ROOT = Path(__file__).resolve().parent.parent
 
 PROBE = """
-def pytest_collection_finish(session):
+import pytest
+
+def pytest_sessionstart(session):
+    # every plugin is configured by now: say the bound, and stop before collecting the suite
     coverage = session.config.pluginmanager.get_plugin("_cov")
-    print("BOUND", coverage.options.cov_fail_under if coverage else None)
+    print("BOUND", coverage.options.cov_fail_under if coverage else None, flush=True)
+    pytest.exit("probed", returncode=0)
 """
 
 
@@ -24,7 +28,7 @@ def bound(tmp_path: Path, *arguments: str) -> str:
     (tmp_path / "bound_probe.py").write_text(PROBE)
     env = {**without_coverage(os.environ), "PYTHONPATH": str(tmp_path)}
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "bound_probe", "-n0", "--collect-only", "-q", *arguments],
+        [sys.executable, "-m", "pytest", "-p", "bound_probe", "-n0", "-q", *arguments],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     lines = [line for line in result.stdout.splitlines() if line.startswith("BOUND ")]
