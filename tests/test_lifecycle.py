@@ -12,7 +12,7 @@ from dependency_injector import providers
 
 from model_name.containers import Container, create_container, given, service
 from model_name.errors import ConfigurationError
-from model_name.io.services import AlertsService, MlflowService
+from model_name.io.services import AlertsService, LoggerService, MlflowService
 from model_name.lifecycle import service_names
 from model_name.settings import AppSettings
 from model_name.testing import RecordingAlertsService
@@ -168,3 +168,18 @@ def test_every_check_runs_before_any_start(container: Container, tmp_path: Path)
 
 def resources(container: Container) -> list[providers.Resource]:
     return [getattr(container, name) for name in service_names(container)]
+
+
+def test_the_container_logs_its_services_into_an_overriding_logger(
+    container: Container, tmp_path: Path
+) -> None:
+    # given a logger of the test's own, swapped in with one line
+    log = tmp_path / "own.log"
+    container.logger_service.override(given(LoggerService(sink=str(log), level="DEBUG")))
+
+    # when the container starts and stops its services
+    container.init_resources()
+    container.shutdown_resources()
+
+    # then the container's own lines went to that logger
+    assert "alerts_service started" in log.read_text()

@@ -89,10 +89,10 @@ class ServicesContainer(containers.DynamicContainer):
 
     def _log(self, level: str, message: str, error: BaseException | None = None) -> None:
         """Write to the job's log while the logger service runs: the console only gets one line."""
-        logger_service = getattr(self, "logger_service", None)
-        if logger_service is None or not logger_service.initialized:
+        running = [handle for handle in service_handles(self) if handle.name == "logger_service"]
+        if not running or not running[0].running:  # an override counts: it is the one running
             return
-        logger = logger_service().logger().opt(exception=error)
+        logger = running[0].resource().logger().opt(exception=error)
         logger.log(level.upper(), "{}: {!r}" if error else "{}", message, error)
 
 
