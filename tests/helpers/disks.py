@@ -44,9 +44,12 @@ def resize(folder: Path, size: str) -> None:
 
 
 def fill(folder: Path) -> Path:
-    """Write a file until the disk is full; return it (delete it to free the space)."""
+    """Write a file until the disk is full; return it (delete it to free the space).
+
+    Unbuffered: a buffered file would try its last block again on closing, and raise ENOSPC then.
+    """
     filler = folder / "filler"
-    with filler.open("wb") as handle:
+    with filler.open("wb", buffering=0) as handle:
         try:
             while True:
                 handle.write(b"\0" * 65536)
