@@ -124,6 +124,39 @@ def test_a_service_that_fails_to_start_or_stop(
     assert [run.info.status for run in runs(tracking_uri)] == ([run_status] if run_status else [])
 
 
+class SwallowingMlflowService(MlflowService):
+    """An MLflow service whose store turns a Ctrl-C into an error of its own, as SQLAlchemy does
+    when the signal lands inside a transaction (PendingRollbackError on the next statement)."""
+
+    def start(self) -> None:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # the handler raises KeyboardInterrupt here
+        except KeyboardInterrupt:
+            raise RuntimeError("Can't reconnect until invalid transaction is rolled back") from None
+
+
+def test_a_signal_a_library_turned_into_its_own_error_still_exits_as_interrupted(
+    job_log: Path, tracking_uri: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a service whose library swallows Ctrl-C and raises its own error instead
+    container = build_container(job_log, tracking_uri)
+    swap_in(container, "mlflow_service", SwallowingMlflowService)
+
+    # when the check job runs as `model_name run check` would run it
+    code = run_in_container(container, "check")
+
+    # then it exits 130, saying it was interrupted and what the library made of it
+    assert code == 130
+    assert_one_line_error(
+        capsys.readouterr().err,
+        "job check interrupted (SIGINT), then RuntimeError: Can't reconnect until invalid "
+        "transaction is rolled back",
+    )
+    assert not any(getattr(container, name).initialized for name in service_names(container))
+    assert_everything_stopped(job_log)
+
+
 def test_a_job_that_raises_fails_its_run_and_keeps_its_log(
     job_log: Path, tracking_uri: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -231,7 +231,6 @@ def run_in_container(container: Container, job_name: str) -> int:
         job_name: the job to run, one of `container.jobs`.
     """
     from model_name import entrypoint, signals
-    from model_name.errors import Terminated
     from model_name.lifecycle import shutdown_services
 
     code = EXIT_OK
@@ -251,20 +250,23 @@ def run_in_container(container: Container, job_name: str) -> int:
             finally:
                 with signals.wrap_up():
                     errors = shutdown_services(container)
-        except Terminated:
-            code = EXIT_TERMINATED
-            say_error(f"job {job_name} terminated (SIGTERM)")
-        except KeyboardInterrupt:
-            code = EXIT_INTERRUPTED
-            say_error(f"job {job_name} interrupted (SIGINT)")
+        except KeyboardInterrupt as signalled:  # Terminated (SIGTERM) too
+            code = exit_code(signalled)
+            say_error(_stopped_by_signal(job_name, code))
         except UsageError as failure:  # a service's check refused its configuration
             code = exit_code(failure)
             say_error(str(failure))
         except Exception as failure:
-            code = exit_code(failure)
-            stage = "a service could not start: " if starting else ""
             said = _describe(failure, container)
-            say_error(f"job {job_name} failed: {stage}{said}")
+            if received:
+                # the signal was raised inside a library that turned it into an error of its
+                # own (SQLAlchemy's PendingRollbackError): the job stopped because it was asked
+                code = signals.exit_code(received[0])
+                say_error(f"{_stopped_by_signal(job_name, code)}, then {said}")
+            else:
+                code = exit_code(failure)
+                stage = "a service could not start: " if starting else ""
+                say_error(f"job {job_name} failed: {stage}{said}")
         finally:
             container.unwire()
     for error in errors:
@@ -277,6 +279,12 @@ def run_in_container(container: Container, job_name: str) -> int:
         code = signals.exit_code(received[0])
     _say_where_the_run_is(tracking)
     return code
+
+
+def _stopped_by_signal(job_name: str, code: int) -> str:
+    """Say that a job stopped on a signal, named by the exit code it gives (130 or 143)."""
+    how = "terminated (SIGTERM)" if code == EXIT_TERMINATED else "interrupted (SIGINT)"
+    return f"job {job_name} {how}"
 
 
 def _say_where_the_run_is(service: Any) -> None:
