@@ -87,6 +87,34 @@ def remove_predictions(folder: Path) -> None:
     (folder / "outputs" / "predictions.csv").unlink()
 
 
+def plans(*flags: str) -> tuple[list[str], list[str]]:
+    """The `--dry-run` plan of the lifecycle here, decided on the store read with sqlite3 (the
+    fast path of a re-run) and with MLflow's client: each step's line."""
+    from mlflow import MlflowClient
+
+    from model_name.configuration import load_configuration
+    from model_name.containers import create_container
+    from model_name.pipelines.command import prepare
+    from model_name.pipelines.runner import PipelineRunner
+    from model_name.pipelines.sqlite_store import open_store
+
+    configuration = load_configuration(overrides=[flag for flag in flags if flag != "--set"])
+    settings = configuration.settings
+    name, steps, _ = prepare(configuration, None)
+    runner = PipelineRunner(create_container(settings), name, steps, settings)
+    client = MlflowClient(tracking_uri=settings.mlflow.tracking_uri)
+    experiment = client.get_experiment_by_name(settings.mlflow.experiment_name)
+    assert experiment is not None
+    sqlite_store = open_store(settings)
+    assert sqlite_store is not None
+    try:
+        fast = runner.plan(sqlite_store, experiment.experiment_id)
+    finally:
+        sqlite_store.close()
+    slow = runner.plan(client, experiment.experiment_id)
+    return [outcome.line() for outcome in fast], [outcome.line() for outcome in slow]
+
+
 @dataclasses.dataclass(frozen=True)
 class Row:
     """One change, and the steps that must run again after it."""
@@ -148,6 +176,9 @@ def test_exactly_the_steps_that_depend_on_a_change_run_again(
     # when exactly one thing changes and the same command runs again
     if row.apply is not None:
         row.apply(project)
+    # then the store read without MLflow gives the plan MLflow gives, reasons included
+    without_mlflow, with_mlflow = plans(*FLAGS, *store(project), *row.flags)
+    assert without_mlflow == with_mlflow
     code, statuses = run_pipeline(capsys, *FLAGS, *store(project), *row.flags)
     # then it succeeds, and exactly the steps that depend on the change ran
     assert code == 0

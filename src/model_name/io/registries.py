@@ -207,12 +207,14 @@ def registered_model(client: MlflowClient, name: str) -> RegisteredModel:
     Raises:
         ModelNotFoundError: no model is registered under that name.
     """
-    from mlflow.exceptions import MlflowException
-    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
-
     try:
         return client.get_registered_model(name)
-    except MlflowException as error:
+    except Exception as error:  # MLflow imported only then: a pipeline's re-run may not need it
+        from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
+
+        if not isinstance(error, MlflowException):
+            raise
         if error.error_code != ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
             raise
     names = sorted(model.name for model in client.search_registered_models(max_results=100))

@@ -5,5 +5,7 @@ imports it); these modules are imported only when a pipeline runs or is exported
 (every step's section, before anything starts), `fingerprint` (what a step depends on), `outputs`
 (what a step leaves and whether it still holds), `reuse` (finding a run to reuse, saying why
 not), `runner` (a parent MLflow run and one nested run a step), `command` (the command line's
-`run pipeline`), `export` (Argo Workflows and Airflow, one task a step).
+`run pipeline`), `quick` (a pipeline whose every step is reused, recorded without starting the
+services), `sqlite_store` and `stored` (the embedded SQLite store read and written without
+MLflow, for `quick` and `--dry-run`), `export` (Argo Workflows and Airflow, one task a step).
 """

@@ -90,13 +90,17 @@ def print_plan(
     no_cache: bool = False,
 ) -> int:
     """Print each step and whether it would run or be reused, and why; start no service."""
-    from model_name.pipelines.quick import store_as_is
+    from model_name.pipelines.quick import close, store_as_is
     from model_name.pipelines.runner import PipelineRunner
 
     client, experiment_id = store_as_is(settings)
     runner = PipelineRunner(container, name, steps, settings, force=force, no_cache=no_cache)
+    try:
+        plan = runner.plan(client, experiment_id)
+    finally:
+        close(client)
     print(f"{PROG}: pipeline {name} valid; {len(steps)} steps:")
-    for outcome in runner.plan(client, experiment_id):
+    for outcome in plan:
         print(f"  {outcome.line()}")
     return EXIT_OK
 

@@ -26,7 +26,7 @@ import importlib.util
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -240,7 +240,7 @@ def imported_modules(source: str, module: str, is_package: bool = False) -> list
     """
     package = module if is_package else module.rpartition(".")[0]
     names: list[str] = []
-    for node in ast.walk(ast.parse(source)):
+    for node in _statements(ast.parse(source).body):
         if isinstance(node, ast.Import):
             names += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -253,6 +253,19 @@ def imported_modules(source: str, module: str, is_package: bool = False) -> list
             names += [base] if stars else []
             names += [f"{base}.{alias.name}" for alias in node.names if alias.name != "*"]
     return [name for name in names if name]
+
+
+def _statements(nodes: list[Any]) -> Iterator[ast.AST]:
+    """Yield every statement, nested ones included (an import is a statement).
+
+    Expressions are not visited (no statement is inside one): a tenth of `ast.walk`'s nodes.
+    """
+    for node in nodes:
+        yield node
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            children = getattr(node, field, None)
+            if isinstance(children, list):
+                yield from _statements(children)
 
 
 def _source_path(name: str) -> Path | None:

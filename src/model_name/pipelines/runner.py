@@ -272,12 +272,19 @@ def _record(client: Any, parent_id: str, outcomes: list[StepOutcome], log: Any) 
 
 def tag_outcomes(client: Any, parent_id: str, outcomes: list[StepOutcome]) -> None:
     """Tag a pipeline's run with each step's outcome and a summary (`2 ran, 3 reused`)."""
-    for outcome in outcomes:
-        value = f"{outcome.status} {outcome.run_id}".strip()
-        client.set_tag(parent_id, reuse.STEPS_TAG + outcome.step, value)
+    for key, value in outcome_tags(outcomes).items():
+        client.set_tag(parent_id, key, value)
+
+
+def outcome_tags(outcomes: list[StepOutcome]) -> dict[str, str]:
+    """Return a pipeline run's tags: each step's outcome and run, and the summary, last."""
+    tags = {
+        reuse.STEPS_TAG + outcome.step: f"{outcome.status} {outcome.run_id}".strip()
+        for outcome in outcomes
+    }
     counts = {
         status: sum(outcome.status == status for outcome in outcomes)
         for status in ("ran", "reused", "failed", "interrupted", "not reached")
     }
     summary = ", ".join(f"{count} {status}" for status, count in counts.items() if count)
-    client.set_tag(parent_id, f"{reuse.PREFIX}.summary", summary)
+    return {**tags, f"{reuse.PREFIX}.summary": summary}
