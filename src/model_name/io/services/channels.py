@@ -147,7 +147,7 @@ def send_to_channels(
     # channels' time: done here, before the deadline, not in the threads.
     from apprise.manager_plugins import NotificationManager
 
-    NotificationManager().load_modules()  # a singleton: loads once a process
+    NotificationManager().load_modules()  # type: ignore[no-untyped-call]  # once a process
 
     deadline = time.monotonic() + timeout
     workers = [_Worker(index, url, timeout, app_name) for index, url in enumerate(urls)]
