@@ -22,7 +22,7 @@ from tests.helpers.faults import JOB_SECONDS
 from tests.helpers.jobs import check_command
 from tests.helpers.servers import without_coverage
 
-ATTEMPTS = 4
+ATTEMPTS = 2
 """Interrupted first runs, started at once, each in its own folder."""
 
 LATEST_SIGNAL_SECONDS = 1.5
