@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
     from model_name.serving.models import Served
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 @dataclass
 class _Waiting:
     served: Served
-    frame: pd.DataFrame
+    frame: pd.DataFrame | np.ndarray[Any, Any]  # a table, or the lean read's array
     answer: asyncio.Future[list[Any]]
 
 
@@ -49,7 +50,9 @@ class Batcher:
         self.calls = 0
         """How many model calls were made (fewer than requests when batches formed)."""
 
-    async def predict(self, served: Served, frame: pd.DataFrame) -> list[Any]:
+    async def predict(
+        self, served: Served, frame: pd.DataFrame | np.ndarray[Any, Any]
+    ) -> list[Any]:
         """Return the predictions of `frame`'s rows by `served`, batched with others waiting.
 
         Raises:
@@ -70,12 +73,12 @@ class Batcher:
             self._running = False
 
     def _take(self) -> list[_Waiting]:
-        """The next batch: the oldest request, and those after it for the same version."""
+        """The next batch: the oldest request, and those after it for the same version and kind."""
         first = self._waiting[0]
         batch: list[_Waiting] = []
         rows = 0
         for waiting in self._waiting:
-            if waiting.served is not first.served:
+            if waiting.served is not first.served or type(waiting.frame) is not type(first.frame):
                 break
             if batch and rows + len(waiting.frame) > self.max_rows:
                 break
@@ -108,10 +111,14 @@ class Batcher:
 
 def _predict_together(served: Served, batch: list[_Waiting]) -> list[list[Any]] | None:
     """Predict the batch's rows in one call and split the predictions; None if they don't fit."""
+    import numpy as np
     import pandas as pd
 
     frames = [waiting.frame for waiting in batch]
-    predictions = served.predict(pd.concat(frames, ignore_index=True))
+    if isinstance(frames[0], pd.DataFrame):
+        predictions = served.predict(pd.concat(frames, ignore_index=True))
+    else:
+        predictions = served.predict(np.concatenate(frames))
     if len(predictions) != sum(len(frame) for frame in frames):
         return None  # not one prediction a row: the requests are predicted one by one
     parts, start = [], 0
