@@ -70,8 +70,11 @@ def prepare(folder: Path, env: dict[str, str]) -> None:
 
 
 @contextmanager
-def started(argv: list[str], folder: Path, env: dict[str, str], ready: str) -> Iterator[float]:
-    """Start a server; yield the seconds from its start to a 200 on `ready`; always stop it."""
+def started(
+    argv: list[str], folder: Path, env: dict[str, str], ready: str
+) -> Iterator[tuple[float, int]]:
+    """Start a server; yield the seconds from its start to a 200 on `ready`, and its process
+    group; always stop it."""
     log = (folder / f"server-{time.monotonic_ns()}.log").open("w")
     began = time.perf_counter()
     process = subprocess.Popen(
@@ -90,7 +93,7 @@ def started(argv: list[str], folder: Path, env: dict[str, str], ready: str) -> I
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{argv[0]} not ready after 180 s")
             time.sleep(0.05)
-        yield time.perf_counter() - began
+        yield time.perf_counter() - began, process.pid
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
@@ -100,6 +103,22 @@ def started(argv: list[str], folder: Path, env: dict[str, str], ready: str) -> I
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(30)
         log.close()
+
+
+def cpu_seconds(group: int) -> float:
+    """The CPU time (user + system) used so far by the live processes of a process group.
+
+    `mlflow models serve` runs uvicorn as a child process: the group counts both.
+    """
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[2]) == group:  # fields after the name: state, ppid, pgrp, ...
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def load(url: str, rows: int, requests: int, clients: int) -> dict[str, float]:
@@ -159,6 +178,7 @@ def load(url: str, rows: int, requests: int, clients: int) -> dict[str, float]:
     seconds = time.perf_counter() - began
     latencies.sort()
     return {
+        "requests": float(len(latencies)),
         "rps": len(latencies) / seconds,
         "p50_ms": 1000 * latencies[len(latencies) // 2],
         "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
@@ -218,12 +238,15 @@ def measure(
         ),
     }  # fmt: skip
     starts: dict[str, float] = {}
+    groups: dict[str, int] = {}
     samples: dict[tuple[str, int], list[dict[str, float]]] = {}
     try:
         with contextlib.ExitStack() as stack:
             for name, (argv, url, ready) in servers.items():
                 say(f"  starting {name}")
-                starts[name] = stack.enter_context(started(argv, folder, env, url + ready))
+                starts[name], groups[name] = stack.enter_context(
+                    started(argv, folder, env, url + ready)
+                )
             for _, url, _ in servers.values():
                 for rows, _ in LOADS:
                     load(url, rows, 50, 1)  # warm-up: imports, first predictions
@@ -232,7 +255,11 @@ def measure(
                 say(f"  round {round_ + 1}/{rounds}: {' then '.join(order)}")
                 for rows, divisor in LOADS:
                     for name in order:
-                        result = load(servers[name][1], rows, requests // divisor, clients)
+                        count = requests // divisor
+                        cpu = cpu_seconds(groups[name])
+                        result = load(servers[name][1], rows, count, clients)
+                        used = cpu_seconds(groups[name]) - cpu
+                        result["cpu_ms"] = 1000 * used / result["requests"]
                         samples.setdefault((name, rows), []).append(result)
     except RuntimeError as error:
         raise BenchmarkError(str(error)) from error
@@ -263,6 +290,7 @@ def rows_of(
             ("rps", "req/s", ">= 1.5x, none failed", 1.5),
             ("p50_ms", "ms p50", "(information)", None),
             ("p99_ms", "ms p99", "<= 1.0x", 1.0),
+            ("cpu_ms", "ms CPU a request (server)", "(information)", None),
         ):
             ratios = Stats.of(a[key] / b[key] for a, b in zip(ours, theirs, strict=True))
             measured = Stats.of(sample[key] for sample in ours).format(unit, 1)
