@@ -131,7 +131,9 @@ def test_a_bad_request_gets_one_line_and_the_server_keeps_serving(
 def test_numbers_in_every_shape_get_the_same_predictions_as_a_csv_table(
     http: httpx.Client, holder: ModelHolder, version_1: Served
 ) -> None:
-    # given version 1 loaded, and one row as CSV (read by pandas) for reference
+    # given version 1 (scikit-learn, a signature of numbers: it predicts arrays itself) loaded,
+    # and one row as CSV (read by pandas) for reference
+    assert version_1.predict_array is not None
     holder.switch(version_1)
     csv = f"{','.join(FEATURES)}\n{','.join(map(str, ROW))}\n"
     expected = http.post("/invocations", content=csv, headers={"Content-Type": "text/csv"}).json()

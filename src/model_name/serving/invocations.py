@@ -107,9 +107,8 @@ class Invocations:
                 raise PayloadError("no model loaded yet", status=503)
             headers = dict(scope["headers"])
             body = await _read_body(headers, receive, serving.max_body_bytes)
-            content_type = headers[b"content-type"].decode("latin-1") if b"content-type" in (
-                headers
-            ) else None  # fmt: skip
+            declared_type = headers.get(b"content-type")
+            content_type = None if declared_type is None else declared_type.decode("latin-1")
             if len(body) <= INLINE_BYTES:  # a thread hop costs more than reading a small body
                 table = read_rows(body, content_type, served)
             else:
