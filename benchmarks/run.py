@@ -8,8 +8,9 @@ Every measurement is compared with its reference in the same run: the light comm
 through the service with a naive `mlflow.log_metric` loop, on SQLite and on a loopback MLflow
 server that this script starts on 127.0.0.1 and always stops, 1,000,000 points through a job
 against synchronous `log_batch` calls, a 12-trial tuning study (one worker and two) with the same
-study run by bare Optuna, and the lifecycle pipeline against the same five commands
-(benchmarks/bench_pipelines.py).
+study run by bare Optuna, the lifecycle pipeline against the same five commands
+(benchmarks/bench_pipelines.py), and the serve job against `mlflow models serve` of the same
+version, interleaved rounds of the same client (benchmarks/bench_serve.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import bench_job
 import bench_metrics
 import bench_million
 import bench_pipelines
+import bench_serve
 import bench_tuning
 from harness import BenchmarkError, say
 from report import Row, machine, render_markdown, render_text
@@ -45,6 +47,7 @@ BENCHMARKS = (
     "gate",
     "tuning",
     "pipelines",
+    "serve",
 )
 
 
@@ -132,6 +135,10 @@ def run(args: argparse.Namespace, scratch: Path) -> list[Row]:
     if "pipelines" in args.only:
         say("lifecycle pipeline vs five commands; re-run; input fingerprint of a 500 MB file")
         rows += bench_pipelines.measure(template, scratch / "pipelines", min(args.repeat, 2))
+    if "serve" in args.only:
+        say("serve job vs `mlflow models serve`: start to ready, interleaved rounds of requests")
+        # a round is about 10-30 s on 2 cores (4 x 1,000 one-row and 250 100-row requests)
+        rows += bench_serve.measure(scratch / "serve", min(args.repeat, 5), template=template)
     return rows
 
 

@@ -97,11 +97,16 @@ def test_it_answers_as_mlflow_models_serve_does(
          "application/json", 400, "column 'age' must be a number: row 0 has 'old'"),
         (json.dumps({"dataframe_records": [dict(zip(FEATURES, [None, *ROW[1:]], strict=True))]}),
          "application/json", 400, "the model cannot predict these rows: ValueError"),
+        (json.dumps({"dataframe_split": {"columns": FEATURES, "data": [[True, *ROW[1:]]]}}),
+         "application/json", 400, "column 'age' must be a number: row 0 has True"),
+        (json.dumps({"inputs": [ROW, ROW[1:]]}),
+         "application/json", 400, "inputs row 1 has 9 values for 10 columns"),
         ("", "application/json", 400, "empty body"),
         ("x" * (LIMIT + 1), "application/json", 413, f"larger than the limit of {LIMIT} bytes"),
         ("a,b\n1,2\n", "text/plain", 415, "unsupported content type 'text/plain'"),
     ],
-    ids=["missing-column", "wrong-type", "missing-value", "empty", "too-large", "content-type"],
+    ids=["missing-column", "wrong-type", "missing-value", "boolean", "ragged", "empty", "too-large",
+         "content-type"],
 )  # fmt: skip
 def test_a_bad_request_gets_one_line_and_the_server_keeps_serving(
     http: httpx.Client,
@@ -121,6 +126,38 @@ def test_a_bad_request_gets_one_line_and_the_server_keeps_serving(
     assert says in message
     assert "\n" not in message and "Traceback" not in refused.text
     assert http.post("/invocations", json=SPLIT).status_code == 200
+
+
+def test_numbers_in_every_shape_get_the_same_predictions_as_a_csv_table(
+    http: httpx.Client, holder: ModelHolder, version_1: Served
+) -> None:
+    # given version 1 (scikit-learn, a signature of numbers: it predicts arrays itself) loaded,
+    # and one row as CSV (read by pandas) for reference
+    assert version_1.predict_array is not None
+    holder.switch(version_1)
+    csv = f"{','.join(FEATURES)}\n{','.join(map(str, ROW))}\n"
+    expected = http.post("/invocations", content=csv, headers={"Content-Type": "text/csv"}).json()
+    record = dict(zip(FEATURES, ROW, strict=True))
+    shapes = [
+        {"dataframe_split": {"columns": FEATURES[::-1], "data": [ROW[::-1]]}},
+        {"dataframe_records": [{**record, "id": "a-42"}]},
+        {"instances": [ROW]},
+        {"inputs": {name: [value] for name, value in record.items()}},
+    ]
+
+    # when the same row is sent as JSON in each of the protocol's shapes
+    answers = [http.post("/invocations", json=shape) for shape in shapes]
+
+    # then each answer is the table's
+    assert [answer.json() for answer in answers] == [expected] * len(shapes)
+
+
+def test_invocations_answers_post_only(http: httpx.Client) -> None:
+    refused = http.get("/invocations")
+
+    assert refused.status_code == 405
+    assert refused.headers["Allow"] == "POST"
+    assert refused.json()["message"] == "use POST to send rows to /invocations"
 
 
 def test_a_chunked_body_over_the_limit_is_refused_while_read(

@@ -19,9 +19,13 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from model_name.serving.arrays import numeric
 from model_name.serving.signature import Column, signature_columns
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import numpy as np
     import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
 
@@ -41,6 +45,9 @@ class Served:
         model: the MLflow pyfunc model.
         columns: its signature's input columns (`None`: no column signature).
         since: when it started serving (seconds since the epoch), set by `ModelHolder.switch`.
+        predict_array: the scikit-learn model's own `predict`, for rows read as an array in the
+            signature's order (`arrays.read_numbers`); `None` when the model cannot take one
+            (another flavor, a non-numeric signature): then every request takes a table.
     """
 
     name: str
@@ -50,18 +57,22 @@ class Served:
     model: Any = field(repr=False)
     columns: tuple[Column, ...] | None
     since: float = 0.0
+    predict_array: Callable[[Any], Any] | None = field(default=None, repr=False)
 
-    def predict(self, frame: pd.DataFrame) -> list[Any]:
-        """Return the model's predictions for a table, as JSON-ready values, one per row.
+    def predict(self, rows: pd.DataFrame | np.ndarray[Any, Any]) -> list[Any]:
+        """Return the model's predictions for rows, as JSON-ready values, one per row.
 
-        A table already conformed to the signature (`payloads.conform`) goes straight to the
+        Rows already conformed to the signature (`payloads.conform`) go straight to the
         flavor's predict function: MLflow's pyfunc `predict` would check the schema a second
-        time (a few milliseconds a request, more than the prediction of a linear model).
+        time (a few milliseconds a request, more than the prediction of a linear model). An
+        array (the lean read, `arrays.read_numbers`) goes to the scikit-learn model itself.
         """
+        if self.predict_array is not None and not hasattr(rows, "columns"):
+            return jsonable(self.predict_array(rows))
         predict = self.model.predict
         if self.columns is not None and all(column.kind in CHECKED for column in self.columns):
             predict = getattr(self.model, "_predict_fn", predict)
-        return jsonable(predict(frame))
+        return jsonable(predict(rows))
 
     def describe(self) -> dict[str, Any]:
         """Return what `/version` says: name, version, alias, URI and since when."""
@@ -114,10 +125,43 @@ def load(name: str, version: int, *, alias: str | None) -> Served:
 
     uri = registries.model_uri(name, version=version)
     model = registries.load_model(uri)
-    served = Served(name, version, alias, uri, model, signature_columns(model))
+    columns = signature_columns(model)
+    served = Served(name, version, alias, uri, model, columns, 0.0, _array_predict(model, columns))
     if served.columns is not None:
-        served.predict(_trial_row(served.columns))
+        trial = _trial_row(served.columns)
+        served.predict(trial)
+        if served.predict_array is not None:
+            served.predict(trial.to_numpy())
     return served
+
+
+def _array_predict(model: Any, columns: tuple[Column, ...] | None) -> Callable[[Any], Any] | None:
+    """The scikit-learn model's `predict`, when it may take the lean read's arrays; else None.
+
+    Only for the `sklearn` flavor predicting with `predict` (not `predict_proba`), a signature of
+    numbers, and a model fitted on those columns in that order (or on unnamed ones). A model
+    fitted on a table warns, each call, that an array has no column names: that one warning is
+    silenced in this process, the columns being checked here once.
+    """
+    if not numeric(columns) or columns is None:
+        return None
+    pyfunc = model.metadata.flavors.get("python_function", {})
+    predict_fn = getattr(model, "_predict_fn", None)
+    if pyfunc.get("loader_module") != "mlflow.sklearn" or getattr(predict_fn, "__name__", "") != (
+        "predict"
+    ):
+        return None
+    raw = model.get_raw_model()
+    fitted = getattr(raw, "feature_names_in_", None)
+    if fitted is not None and [str(name) for name in fitted] != [c.name for c in columns]:
+        return None
+    import warnings
+
+    warnings.filterwarnings(
+        "ignore", message="X does not have valid feature names", category=UserWarning
+    )
+    predict: Callable[[Any], Any] = raw.predict
+    return predict
 
 
 def _trial_row(columns: tuple[Column, ...]) -> pd.DataFrame:
