@@ -88,7 +88,7 @@ def frame_report(
             continue
         failures += _column_failures(frame[name], name, rule)
     if complete and contract.min_rows is not None and len(frame) < contract.min_rows:
-        failures.append(_rows_failure(len(frame), contract.min_rows))
+        failures.append(rows_failure(len(frame), contract.min_rows))
     for failure in failures:
         failure["rows"] = [first_row + position for position in failure["rows"]]
     return {"source": source, "first_row": first_row, "rows": len(frame), "failures": failures}
@@ -115,7 +115,7 @@ def check_schema(
     """
     failures: list[dict[str, Any]] = []
     if rows is not None and contract.min_rows is not None and rows < contract.min_rows:
-        failures.append(_rows_failure(rows, contract.min_rows))
+        failures.append(rows_failure(rows, contract.min_rows))
     for name, rule in contract.columns.items():
         if name not in columns_with_types:
             failures.append(_failure(name, "column_in_dataframe", rows or 0, [], []))
@@ -206,7 +206,8 @@ def _failure(
     return {"column": column, "check": check, "count": count, "rows": rows, "values": values}
 
 
-def _rows_failure(rows: int, minimum: int) -> dict[str, Any]:
+def rows_failure(rows: int, minimum: int) -> dict[str, Any]:
+    """Return the failure of a table with fewer rows than the contract's `min_rows`."""
     failure = _failure(None, f"min_rows({minimum})", 1, [], [])
     failure["detail"] = f"has {rows} rows, fewer than the contract's min_rows {minimum}"
     return failure
