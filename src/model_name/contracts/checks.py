@@ -114,8 +114,6 @@ def check_schema(
             the table has fewer rows than `min_rows`.
     """
     failures: list[dict[str, Any]] = []
-    if rows is not None and contract.min_rows is not None and rows < contract.min_rows:
-        failures.append(rows_failure(rows, contract.min_rows))
     for name, rule in contract.columns.items():
         if name not in columns_with_types:
             failures.append(_failure(name, "column_in_dataframe", rows or 0, [], []))
@@ -127,6 +125,8 @@ def check_schema(
             failure = _failure(name, f"dtype('{rule.dtype}')", rows or 0, [], [])
             failure["found"] = found
             failures.append(failure)
+    if rows is not None and contract.min_rows is not None and rows < contract.min_rows:
+        failures.append(rows_failure(rows, contract.min_rows))
     report = {"source": source, "first_row": 0, "rows": rows, "failures": failures}
     if failures:
         report["columns"] = list(columns_with_types)
