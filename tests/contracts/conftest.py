@@ -12,14 +12,16 @@ __all__ = ["registered_model", "runs_of", "services"]  # the jobs' fixtures, sha
 
 FEATURES = ("age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6")
 
-CONTRACT_YAML = """\
+CONTRACT_YAML = (
+    """\
 jobs:
   training:
     contract:
       columns:
-""" + "".join(
-    f"        {name}: {{dtype: float, ge: -0.5, le: 0.5}}\n" for name in FEATURES
-) + "        target: {dtype: float, ge: 0, le: 1000}\n"
+"""
+    + "".join(f"        {name}: {{dtype: float, ge: -0.5, le: 0.5}}\n" for name in FEATURES)
+    + "        target: {dtype: float, ge: 0, le: 1000}\n"
+)
 """A containers.yaml declaring the training contract, as the README shows it."""
 
 

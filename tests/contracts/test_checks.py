@@ -24,7 +24,9 @@ def training_contract() -> Contract:
     return Contract.model_validate(yaml.safe_load(CONTRACT_YAML)["jobs"]["training"]["contract"])
 
 
-def violation(frame: pd.DataFrame, contract: Contract, source: str, first_row: int = 0) -> ContractViolation:
+def violation(
+    frame: pd.DataFrame, contract: Contract, source: str, first_row: int = 0
+) -> ContractViolation:
     with pytest.raises(ContractViolation) as caught:
         check_frame(frame, contract, source, first_row)
     return caught.value
@@ -64,7 +66,9 @@ def test_a_batch_names_the_rows_of_the_file_not_of_the_batch() -> None:
     error = violation(batch, training_contract(), "big.parquet", first_row=200)
 
     # then the rows are the file's (204 and 205 from 0: rows 205 and 206 counted from 1)
-    assert str(error).endswith("fails greater_than_or_equal_to(-0.5) in 2 of 100 rows: rows 205 (-2.0), 206 (-2.0)")
+    assert str(error).endswith(
+        "fails greater_than_or_equal_to(-0.5) in 2 of 100 rows: rows 205 (-2.0), 206 (-2.0)"
+    )
     assert error.report["failures"][0]["rows"] == [204, 205]
 
 
@@ -112,7 +116,9 @@ def test_allowed_values_types_and_extra_columns() -> None:
     error = violation(frame, contract, "t.parquet")
 
     # then the value not allowed is named, the float column refused as a whole, the id ignored
-    assert str(error).startswith("t.parquet: column 'sex' fails isin(['f', 'm']) in 1 of 3 rows: row 2 ('x')")
+    assert str(error).startswith(
+        "t.parquet: column 'sex' fails isin(['f', 'm']) in 1 of 3 rows: row 2 ('x')"
+    )
     assert [(f["column"], f["check"], f.get("found")) for f in error.report["failures"]] == [
         ("sex", "isin(['f', 'm'])", None),
         ("n", "dtype('int')", "float64"),
@@ -123,7 +129,9 @@ def test_a_table_that_keeps_its_contract_passes_whole_or_in_batches() -> None:
     frame = datasets.load_sample()
 
     check_frame(frame, training_contract(), "diabetes")
-    check_frame(frame.iloc[100:200].reset_index(drop=True), training_contract(), "d", 100, complete=False)
+    check_frame(
+        frame.iloc[100:200].reset_index(drop=True), training_contract(), "d", 100, complete=False
+    )
 
 
 def test_too_few_rows_fail_a_whole_table_not_a_batch() -> None:
@@ -144,8 +152,8 @@ def test_a_parquet_footer_says_missing_columns_wrong_types_and_too_few_rows(tmp_
     contract = training_contract().model_copy(update={"min_rows": 50})
 
     # when its footer alone is checked
+    columns, rows = _typed(path)
     with pytest.raises(ContractViolation) as caught:
-        columns, rows = _typed(path)
         check_schema(columns, contract, str(path), rows)
 
     # then each problem is a failed check, the first in the line
@@ -170,7 +178,9 @@ def test_a_csv_header_says_only_its_missing_columns(tmp_path: Path) -> None:
 
 
 def test_a_violation_keeps_its_report_across_processes() -> None:
-    error = violation(pd.DataFrame({"x": [9.0]}), Contract.model_validate({"columns": {"x": {"le": 1}}}), "t.csv")
+    error = violation(
+        pd.DataFrame({"x": [9.0]}), Contract.model_validate({"columns": {"x": {"le": 1}}}), "t.csv"
+    )
 
     again = pickle.loads(pickle.dumps(error))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-
 from typing import Any
 
 import pandas as pd
@@ -34,7 +33,11 @@ def test_a_contract_declared_in_yaml_round_trips_through_json_in_column_order() 
     # then nothing is lost, the columns keep their order, and YAML says it the same way
     assert again == contract
     assert list(json.loads(text)["columns"]) == ["bmi", "sex", "target"]
-    assert json.loads(text)["columns"]["sex"] == {"dtype": "str", "nullable": True, "isin": ["f", "m"]}
+    assert json.loads(text)["columns"]["sex"] == {
+        "dtype": "str",
+        "nullable": True,
+        "isin": ["f", "m"],
+    }
     assert Contract.from_yaml(contract.to_yaml()) == contract
 
 
