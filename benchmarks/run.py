@@ -8,8 +8,9 @@ Every measurement is compared with its reference in the same run: the light comm
 through the service with a naive `mlflow.log_metric` loop, on SQLite and on a loopback MLflow
 server that this script starts on 127.0.0.1 and always stops, 1,000,000 points through a job
 against synchronous `log_batch` calls, a 12-trial tuning study (one worker and two) with the same
-study run by bare Optuna, and the lifecycle pipeline against the same five commands
-(benchmarks/bench_pipelines.py).
+study run by bare Optuna, the lifecycle pipeline against the same five commands
+(benchmarks/bench_pipelines.py), and contract checks with lineage against the inference work
+they guard, at 5,000,000 rows (benchmarks/bench_contracts.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import bench_alerts
 import bench_cli
+import bench_contracts
 import bench_gate
 import bench_job
 import bench_metrics
@@ -45,6 +47,7 @@ BENCHMARKS = (
     "gate",
     "tuning",
     "pipelines",
+    "contracts",
 )
 
 
@@ -132,6 +135,10 @@ def run(args: argparse.Namespace, scratch: Path) -> list[Row]:
     if "pipelines" in args.only:
         say("lifecycle pipeline vs five commands; re-run; input fingerprint of a 500 MB file")
         rows += bench_pipelines.measure(template, scratch / "pipelines", min(args.repeat, 2))
+    if "contracts" in args.only:
+        rows_ = 1_000_000 if args.quick else bench_contracts.ROWS
+        say(f"contract checks and lineage vs inference on {rows_:,} rows of diabetes features")
+        rows += bench_contracts.measure(template, scratch / "contracts", min(args.repeat, 5), rows_)
     return rows
 
 
