@@ -149,3 +149,18 @@ def test_explanations_refuse_a_table_that_breaks_the_versions_contract(
         job.run()
 
     assert runs_of("explanations")[0].info.status == "FAILED"
+
+
+@pytest.mark.usefixtures("trained_with_contract")
+def test_the_default_evaluation_checks_and_records_the_training_table_it_splits_again(
+    services: dict[str, Any], mlflow_service: MlflowService, runs_of: RunsOf
+) -> None:
+    with EvaluationJob(version=1, plots=False, champion_alias=None, **services) as job:
+        job.run()
+
+    (run,) = runs_of("evaluation")
+    inputs = mlflow_service.client().get_run(run.info.run_id).inputs.dataset_inputs
+    (table,) = [item for item in inputs if item.dataset.name == "diabetes"]
+    training = runs_of("training")[0]
+    (trained_on,) = mlflow_service.client().get_run(training.info.run_id).inputs.dataset_inputs
+    assert table.dataset.digest == trained_on.dataset.digest
