@@ -137,7 +137,8 @@ def _project(template: Path, folder: Path) -> Path:
 
 def _digests() -> list[Row]:
     """Fingerprint a 500 MB file (sampled) and hash it whole, in a temporary folder."""
-    from model_name.pipelines.fingerprint import code_part, file_digest
+    from model_name.digests import file_digest
+    from model_name.pipelines.fingerprint import code_part
 
     with tempfile.TemporaryDirectory(prefix="model_name-bench-digest-") as scratch:
         path = Path(scratch) / "big.parquet"

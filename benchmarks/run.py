@@ -9,8 +9,10 @@ through the service with a naive `mlflow.log_metric` loop, on SQLite and on a lo
 server that this script starts on 127.0.0.1 and always stops, 1,000,000 points through a job
 against synchronous `log_batch` calls, a 12-trial tuning study (one worker and two) with the same
 study run by bare Optuna, the lifecycle pipeline against the same five commands
-(benchmarks/bench_pipelines.py), and the serve job against `mlflow models serve` of the same
-version, interleaved rounds of the same client (benchmarks/bench_serve.py).
+(benchmarks/bench_pipelines.py), the serve job against `mlflow models serve` of the same
+version, interleaved rounds of the same client (benchmarks/bench_serve.py), and contract
+checks with lineage against the inference work they guard, at 5,000,000 rows
+(benchmarks/bench_contracts.py).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 
 import bench_alerts
 import bench_cli
+import bench_contracts
 import bench_gate
 import bench_job
 import bench_metrics
@@ -48,6 +51,7 @@ BENCHMARKS = (
     "tuning",
     "pipelines",
     "serve",
+    "contracts",
 )
 
 
@@ -139,6 +143,10 @@ def run(args: argparse.Namespace, scratch: Path) -> list[Row]:
         say("serve job vs `mlflow models serve`: start to ready, interleaved rounds of requests")
         # a round is about 10-30 s on 2 cores (4 x 1,000 one-row and 250 100-row requests)
         rows += bench_serve.measure(scratch / "serve", min(args.repeat, 5), template=template)
+    if "contracts" in args.only:
+        rows_ = 1_000_000 if args.quick else bench_contracts.ROWS
+        say(f"contract checks and lineage vs inference on {rows_:,} rows of diabetes features")
+        rows += bench_contracts.measure(template, scratch / "contracts", min(args.repeat, 5), rows_)
     return rows
 
 

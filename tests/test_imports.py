@@ -23,6 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "console": {"redaction"},
     "gates": set(),
     "explainers": set(),
+    "digests": set(),
     "signals": {"errors"},
     "yaml_limits": {"errors"},
     # the configuration's models and layers (settings reads its sources lazily, at validation)
@@ -34,15 +35,18 @@ ALLOWED: dict[str, set[str]] = {
     # the tracking machinery (outbox, sender, heartbeat, reaper, stores, run records), then the
     # services that hold it, then jobs built on them
     "tracking": {"errors", "redaction", "settings"},
-    "io": {"errors", "redaction", "settings", "signals", "tracking"},
+    # data contracts and lineage: below io, whose input checks use them
+    "contracts": {"digests", "errors"},
+    "io": {"contracts", "errors", "redaction", "settings", "signals", "tracking"},
     # serving's HTTP parts, used by the serve job
     "serving": {"errors", "io"},
-    "jobs": {"errors", "explainers", "gates", "io", "serving", "settings", "signals"},
+    "jobs": {"contracts", "errors", "explainers", "gates", "io", "serving", "settings", "signals"},
     # the wiring, and what drives it
     "configuration": {"errors", "jobs", "renamed_keys", "settings", "sources"},
     "lifecycle": {"io"},
     "containers": {"configuration", "io", "jobs", "lifecycle", "settings"},
     "runs": {"errors", "io", "redaction", "settings", "tracking"},
+    "data": {"configuration", "contracts", "errors", "io", "runs", "settings"},
     "entrypoint": {"containers", "jobs"},
     "testing": {"configuration", "containers", "io"},
     # pipelines: steps, fingerprints, reuse and resume, run with the container's services
@@ -50,6 +54,7 @@ ALLOWED: dict[str, set[str]] = {
         "console",
         "configuration",
         "containers",
+        "digests",
         "errors",
         "gates",
         "io",
@@ -64,6 +69,7 @@ ALLOWED: dict[str, set[str]] = {
         "console",
         "configuration",
         "containers",
+        "data",
         "entrypoint",
         "errors",
         "lifecycle",

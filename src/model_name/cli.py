@@ -7,6 +7,7 @@
     model_name config schema
     model_name runs reap [--experiment NAME] [--grace SECONDS] [--dry-run]
     model_name pipeline export [NAME] --format argo|airflow [--image IMAGE]
+    model_name data check FILE (--job JOB | --model NAME[:VERSION|@ALIAS]) [--report FILE]
 
 Exit codes: 0 success; 1 the job failed; 2 bad command line or configuration; 130 interrupted
 (SIGINT); 143 terminated (SIGTERM).
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from model_name.console import PROG, say_error
+from model_name.data import add_data_commands
 from model_name.errors import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -158,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(command=config_schema_command)
     add_runs_commands(commands, layers, lambda args: _load_configuration(args).settings.mlflow)
     add_pipeline_commands(commands, layers, _load_configuration)
+    add_data_commands(commands, layers, _load_configuration)
     return parser
 
 

@@ -11,7 +11,9 @@ The tree:
     ├── ModelNotFoundError          exit 1: no such registered model, version or alias
     └── JobError                    exit 1: a job refused to go on (data too small, a failed
         │                           check); its message is the one line the user sees
-        └── GateFailedError         exit 1: a model version failed its evaluation gate
+        ├── GateFailedError         exit 1: a model version failed its evaluation gate
+        └── ContractViolation       exit 1: a table breaks its data contract (the file, the
+                                    column, the check, the rows); `.report` holds all of it
 
     Terminated                      SIGTERM, raised in the main thread: exit 143
 
@@ -29,7 +31,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -80,6 +82,22 @@ class JobError(ModelNameError):
 
 class GateFailedError(JobError):
     """A model version failed a check of its evaluation gate (`r2 0.31 < 0.40`)."""
+
+
+class ContractViolation(JobError):  # noqa: N818  (the name says what it is: no Error suffix)
+    """A table breaks its data contract: one line naming the first failure, the whole report kept.
+
+    Attributes:
+        report: every failed check (JSON-able): the source, the column, the check, how many rows
+            fail, the first row numbers and values (`model_name.contracts.checks`).
+    """
+
+    def __init__(self, message: str, report: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.report = report
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable (a Dask task's error) with its report
+        return (type(self), (str(self), self.report))
 
 
 class Terminated(KeyboardInterrupt):

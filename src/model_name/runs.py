@@ -119,7 +119,7 @@ def reap_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
         raise UsageError(f"--grace must be a positive number of seconds, not {args.grace:g}")
     name = args.experiment or settings.experiment_name
     grace = args.grace if args.grace is not None else settings.grace_seconds()
-    with _tracking(settings) as service:
+    with tracking_service(settings) as service:
         experiment = service.client().get_experiment_by_name(name)
         if experiment is None:
             raise UsageError(f"no experiment named {name!r} at {mask_url(settings.tracking_uri)}")
@@ -153,7 +153,7 @@ def sync_command(args: argparse.Namespace, settings: MlflowSettings) -> int:
     if args.to:
         settings = settings.model_copy(update={"tracking_uri": args.to, "registry_uri": None})
     uri = mask_url(settings.tracking_uri)
-    with _tracking(settings) as service:
+    with tracking_service(settings) as service:
         delivery = Delivery(Path(settings.outbox_dir), settings.tracking_uri, service.client())
         delivery.start()
         owed = delivery.unsent()
@@ -211,7 +211,7 @@ def _upload_offline_runs(settings: MlflowSettings, target: MlflowClient, uri: st
     )
 
 
-def _tracking(settings: MlflowSettings) -> MlflowService:
+def tracking_service(settings: MlflowSettings) -> MlflowService:
     """Return an MLflow service on the configured store that reaps nothing by itself."""
     from model_name.io.services import MlflowService
 

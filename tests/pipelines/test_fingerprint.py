@@ -10,7 +10,8 @@ from types import SimpleNamespace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model_name.pipelines.fingerprint import config_part, digest, file_digest, imported_modules
+from model_name.digests import file_digest
+from model_name.pipelines.fingerprint import config_part, digest, imported_modules
 
 
 def test_a_files_digest_follows_its_content_not_its_modification_time(isolated: Path) -> None:

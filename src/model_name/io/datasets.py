@@ -58,13 +58,15 @@ class TableInput:
     """Marks a job's field as a table it reads: checked before the job starts (`io.inputs`).
 
     The file must exist and be readable, and its header (CSV) or footer (Parquet) must hold the
-    columns named by the job's fields listed in `columns` (a `None` value is not checked).
+    columns named by the job's fields listed in `columns` (a `None` value is not checked), and
+    agree with the data contract held by the job's field named `contract`, if any.
 
     Example:
         inputs: Annotated[TablePath | None, TableInput(columns=("target",))] = None
     """
 
     columns: tuple[str, ...] = ()
+    contract: str | None = None
 
 
 def load_sample() -> pd.DataFrame:

@@ -7,6 +7,10 @@ alone (never the rows), that it holds the columns the job's settings name (`targ
 a `ConfigurationError`: exit 2, one line naming the key, where it was set, the file and the
 columns; no run is opened and nothing is written.
 
+When the job's settings hold a data contract (`TableInput(contract="contract")`), the header or
+footer is also checked against it (`contracts.check_schema`: its columns, the Parquet types, the
+footer's row count): a violation is a `ContractViolation`, exit 1, before any run is opened.
+
 Example:
     check_inputs(TrainingJob, {"inputs": "data.csv", "target": "y"}, "jobs.training", origin)
     # ConfigurationError: jobs.training.target (from --set jobs.training.target): column 'y'
@@ -22,6 +26,7 @@ from typing import Any
 
 import pydantic as pdt
 
+from model_name.contracts import Contract, check_schema
 from model_name.errors import ConfigurationError
 from model_name.io.datasets import TABLE_SUFFIXES, TableInput
 
@@ -78,6 +83,10 @@ def check_inputs(
                     f"{where} (from {origin(where)}): column {column!r} is not in {path} "
                     f"({key}); its columns: {_listed(columns)}"
                 )
+        contract = params.get(marker.contract) if marker.contract else None
+        if contract is not None:
+            typed, rows = read_schema(path)
+            check_schema(typed, Contract.model_validate(contract), str(path), rows)
 
 
 def read_columns(path: Path) -> list[str]:
@@ -100,6 +109,28 @@ def read_columns(path: Path) -> list[str]:
         return list(pq.read_schema(path).names)
     except pa.ArrowInvalid as error:
         raise ValueError(f"not a Parquet file ({error})") from None
+
+
+def read_schema(path: Path) -> tuple[dict[str, str | None], int | None]:
+    """Return a table's columns with their Parquet types, and its rows, from its footer alone.
+
+    A CSV's header names its columns, not their types nor its rows: `None` for those.
+
+    Raises:
+        ValueError: the file is not a CSV or Parquet table (empty, or a bad footer).
+        OSError: the file cannot be read.
+    """
+    if path.suffix.lower() == ".csv":
+        return dict.fromkeys(read_columns(path)), None
+    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
+
+    try:
+        metadata = pq.read_metadata(path)
+    except pa.ArrowInvalid as error:
+        raise ValueError(f"not a Parquet file ({error})") from None
+    fields = metadata.schema.to_arrow_schema()
+    return {field.name: str(field.type) for field in fields}, metadata.num_rows
 
 
 def _file_problem(path: Path) -> str | None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import pydantic as pdt
 
 from model_name import gates
+from model_name.contracts import Contract, contract_of_model, enforce
 from model_name.errors import GateFailedError, JobError
 from model_name.gates import Bound, Metric
 from model_name.io import datasets, registries
@@ -39,6 +41,9 @@ class EvaluationJob(Job):
     `champion_margins`. The run records every check (parameters, metrics, tags and
     `evaluation/verdict.json`) and the version is tagged with the verdict, the run and the reason.
     A failed check fails the job with `GateFailedError` naming it (`r2 0.31 < 0.40`): exit 1.
+    The table is first checked against the contract the version was trained with, if it was saved
+    with one (`ContractViolation`, exit 1, its report in `contract/violations.json`), and logged
+    as the run's dataset input (context `evaluation`).
 
     Attributes:
         alias: the alias of the version to evaluate; `None` with no `version`: the latest.
@@ -81,7 +86,8 @@ class EvaluationJob(Job):
             )
             number = str(evaluated.version)
             champion = self._champion(client, name, number)
-            frame, target, source = self._table(client, evaluated)
+            contract = contract_of_model(client, name, number)
+            frame, target, source = self._table(client, evaluated, contract)
             labels = datasets.numeric_target(frame, target)
             self.mlflow_service.log_params(
                 {
@@ -149,9 +155,13 @@ class EvaluationJob(Job):
         return registries.get_alias(client, name, self.champion_alias)
 
     def _table(
-        self, client: MlflowClient, evaluated: ModelVersion
+        self, client: MlflowClient, evaluated: ModelVersion, contract: Contract | None
     ) -> tuple[pd.DataFrame, str, str]:
-        """Return the evaluation rows (features and target), the target and where they came from."""
+        """Return the evaluation rows (features and target), the target and where they came from.
+
+        The table is checked against the version's contract, if any, and logged as the run's
+        dataset input.
+        """
         if self.inputs is not None:
             frame = datasets.read_table(self.inputs)
             target = self.target or self._training_params(client, evaluated).get(
@@ -162,8 +172,9 @@ class EvaluationJob(Job):
                     f"target column '{target}' is not in {self.inputs}; "
                     f"its columns: {list(frame.columns)} (set jobs.evaluation.target)"
                 )
+            checked_table(frame, self.inputs, target, contract)
             return frame, target, str(self.inputs)
-        return held_out_split(self._training_params(client, evaluated), evaluated)
+        return held_out_split(self._training_params(client, evaluated), evaluated, contract)
 
     def _training_params(self, client: MlflowClient, evaluated: ModelVersion) -> dict[str, str]:
         """Return the parameters of the run that logged the version ({} when there is none)."""
@@ -247,8 +258,27 @@ class EvaluationJob(Job):
             client.set_model_version_tag(evaluated.name, str(evaluated.version), key, value)
 
 
+def checked_table(
+    frame: pd.DataFrame, table: Path | str, target: str, contract: Contract | None
+) -> None:
+    """Check an evaluation table against the version's contract; log it as the run's input.
+
+    The target is checked with the contract's rule when it is the column the version was
+    trained to predict; the features always.
+
+    Raises:
+        ContractViolation: the table breaks the contract (its report logged on the run).
+    """
+    from model_name.contracts import lineage
+
+    if contract is not None:
+        enforce(frame, contract if contract.target == target else contract.features(), str(table))
+    name = "diabetes" if str(table) == datasets.SAMPLE_SOURCE else None
+    lineage.log_table(table, "evaluation", contract, name=name)
+
+
 def held_out_split(
-    params: dict[str, str], evaluated: ModelVersion
+    params: dict[str, str], evaluated: ModelVersion, contract: Contract | None = None
 ) -> tuple[pd.DataFrame, str, str]:
     """Rebuild the held-out rows of a training run from its logged parameters.
 
@@ -258,6 +288,8 @@ def held_out_split(
     Args:
         params: the training run's parameters.
         evaluated: the version being evaluated, for the error message.
+        contract: the version's contract: the whole table is checked against it before the
+            split (its rows numbered as in the file); `None`: no check.
 
     Returns:
         The held-out rows (features and target), the target column and the table's source.
@@ -266,8 +298,6 @@ def held_out_split(
         JobError: the run did not log the parameters the split needs, its table is not found,
             or the table no longer gives the training run's number of held-out rows.
     """
-    from pathlib import Path
-
     from sklearn.model_selection import train_test_split
 
     missing = [key for key in SPLIT_PARAMS if key not in params]
@@ -288,6 +318,7 @@ def held_out_split(
             f"'{evaluated.name}' is not found from {Path.cwd()}; "
             "give an evaluation table with jobs.evaluation.inputs"
         )
+    checked_table(frame, source, target, contract)
     features = datasets.numeric_features(frame.drop(columns=[target]))
     _, x_test, _, y_test = train_test_split(
         features,

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import pydantic as pdt
 
+from model_name.contracts import contract_of_model, enforce, lineage
 from model_name.errors import JobError
 from model_name.io import datasets, registries
 from model_name.io.datasets import TableInput, TablePath
@@ -36,7 +37,9 @@ class ExplanationsJob(Job):
     permutation explainer of the whole pipeline with `background_size` rows as the masker. The
     run logs a beeswarm summary, a bar plot of each feature's mean |SHAP| and the importance
     table (`explanations/*`); the run and the version are tagged with each other and with the
-    explainer used.
+    explainer used. The table is first checked against the contract the version was trained
+    with, if it was saved with one (its features: a `ContractViolation` fails the run, exit 1),
+    and logged as the run's dataset input (context `explanations`).
 
     Attributes:
         alias: the alias of the version to explain; `None` with no `version`: the latest.
@@ -82,6 +85,15 @@ class ExplanationsJob(Job):
             if signature is None:
                 raise JobError(f"version {number} of '{name}' has no signature: no feature names")
             frame = datasets.read_table(self.inputs) if self.inputs else datasets.load_sample()
+            contract = contract_of_model(client, name, number)
+            if contract is not None:
+                enforce(frame, contract.features(), source)
+            lineage.log_table(
+                self.inputs or source,
+                "explanations",
+                contract.features() if contract is not None else None,
+                name=None if self.inputs else "diabetes",
+            )
             features = datasets.numeric_features(frame, signature.inputs.input_names())
             sample = features.sample(
                 n=min(self.sample_size, len(features)), random_state=self.random_state

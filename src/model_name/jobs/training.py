@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pydantic as pdt
 
+from model_name.contracts import Contract
 from model_name.errors import JobError
 from model_name.io import datasets, registries
 from model_name.io.datasets import TableInput, TablePath
@@ -63,13 +64,19 @@ class TrainingJob(Job):
         register_version: register the model in the registry (a new version each run).
         study: the name of a tuning study: the estimator and its hyperparameters are taken from
             its best trial (they override the fields above); `None` uses the fields.
+        contract: what the table must hold (columns, types, nulls, ranges), checked with
+            pandera before anything is fitted: a violation fails the run (exit 1) and logs its
+            report as `contract/violations.json`. It is saved with the model version
+            (`contract/contract.json`, the version's tag `model_name.contract`), and the jobs
+            that use the version check their tables against it. `None`: nothing is checked, and
+            the table's own columns and types are saved as the model's contract.
         study_service: where the studies are (used only when `study` is set).
     """
 
     KIND = "training"
     HEADLINE_METRICS = ("rmse", "r2")
 
-    inputs: Annotated[TablePath | None, TableInput(columns=("target",))] = None
+    inputs: Annotated[TablePath | None, TableInput(columns=("target",), contract="contract")] = None
     target: str = pdt.Field(
         default=datasets.SAMPLE_TARGET, min_length=1, max_length=MAX_PARAM_VALUE_LENGTH
     )
@@ -82,6 +89,7 @@ class TrainingJob(Job):
     random_state: int = pdt.Field(default=42, ge=0, le=2**32 - 1)
     register_version: bool = True
     study: str | None = pdt.Field(default=None, min_length=1)
+    contract: Contract | None = None
 
     study_service: StudyService = pdt.Field(default_factory=StudyService)
 
@@ -117,31 +125,28 @@ class TrainingJob(Job):
         """Return the unfitted scikit-learn pipeline: `StandardScaler`, then the regressor."""
         return build_pipeline(self.estimator, self.hyperparameters(), self.random_state)
 
-    def dataset(self, frame: pd.DataFrame) -> Any:
-        """Return the MLflow record of the training table: its source, schema and digest.
+    def checked_contract(self, frame: pd.DataFrame, source: str) -> Contract:
+        """Check the table against `contract`; return the contract to save with the model.
 
-        Args:
-            frame: the table read from `inputs` (or the bundled sample).
+        Raises:
+            ContractViolation: the table breaks the contract (its report is logged on the run).
         """
-        import warnings
+        from model_name.contracts import enforce
 
-        from mlflow.data.code_dataset_source import CodeDatasetSource
-        from mlflow.data.pandas_dataset import from_pandas
-
-        if self.inputs is None:
-            source = CodeDatasetSource({"loader": datasets.SAMPLE_SOURCE})
-            return from_pandas(frame, source=source, targets=self.target, name="diabetes")
-        with warnings.catch_warnings():  # MLflow registers the local file source twice
-            warnings.filterwarnings("ignore", "The specified dataset source", UserWarning)
-            return from_pandas(
-                frame, source=str(self.inputs.resolve()), targets=self.target, name=self.inputs.stem
-            )
+        if self.contract is None:  # the table's own columns and types, true by construction
+            return Contract.from_frame(frame, self.target)
+        enforce(frame, self.contract, source)
+        if self.target in self.contract.columns:
+            return self.contract.model_copy(update={"target": self.target})
+        return self.contract
 
     def run(self) -> Locals:
         """Train, evaluate, log and register the model in one MLflow run; return locals()."""
         import mlflow
         from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
         from sklearn.model_selection import train_test_split
+
+        from model_name.contracts import lineage, saved
 
         logger = self.logger_service.logger()
         source = str(self.inputs) if self.inputs else datasets.SAMPLE_SOURCE
@@ -156,6 +161,7 @@ class TrainingJob(Job):
         )
         with self.mlflow_service.run_context(config) as run:
             frame = datasets.read_table(self.inputs) if self.inputs else datasets.load_sample()
+            contract = self.checked_contract(frame, source)
             if self.target not in frame.columns:
                 raise ValueError(
                     f"target column '{self.target}' is not in {source}; "
@@ -179,7 +185,13 @@ class TrainingJob(Job):
                 "n_features": features.shape[1],
             }
             self.mlflow_service.log_params(params)
-            log_input(self.dataset(frame), context="training")
+            training_data = lineage.log_table(
+                self.inputs or datasets.SAMPLE_SOURCE,
+                "training",
+                contract,
+                name=None if self.inputs else "diabetes",
+            )
+            contract_uri = saved.log_contract(contract)
             logger.info("Training {} on {} rows of {}", self.estimator, len(x_train), source)
 
             pipeline = self.build_pipeline().fit(x_train, y_train)
@@ -212,6 +224,11 @@ class TrainingJob(Job):
                 )
                 self.mlflow_service.set_tags(
                     {"model_name.registered_version": model_version.version}
+                )
+                client = self.mlflow_service.client()
+                saved.tag_version(client, model_version.name, model_version.version, contract_uri)
+                lineage.link_version(
+                    client, model_version.name, model_version.version, training_data
                 )
                 logger.info("Registered {} version {}", model_version.name, model_version.version)
         return locals()
@@ -280,27 +297,6 @@ def check_finite(metrics: dict[str, float]) -> None:
 
 MARGINS = {"left": 0.13, "right": 0.97, "bottom": 0.12, "top": 0.92}
 """The plots' margins, as fractions of the figure: room for the axis labels and the title."""
-
-
-def log_input(dataset: Any, context: str) -> None:
-    """Record a dataset as an input of the active run, riding out a concurrent run's insert.
-
-    Two runs logging the same data at the same moment race on MLflow's unique (experiment,
-    name, digest) key: both see no dataset, both insert it, the later insert fails (MLflow
-    3.17, SQLite and PostgreSQL alike). The second try finds the other run's dataset and only
-    links it to this run.
-
-    Args:
-        dataset: an `mlflow.data.Dataset`.
-        context: what the run used it for (`training`, `evaluation`, ...).
-    """
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    try:
-        mlflow.log_input(dataset, context=context)
-    except MlflowException:
-        mlflow.log_input(dataset, context=context)
 
 
 def evaluation_plots(actual: pd.Series[float], predicted: np.ndarray[Any, Any]) -> list[Figure]:

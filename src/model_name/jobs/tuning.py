@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pydantic as pdt
 
+from model_name.contracts import lineage
 from model_name.io import datasets
 from model_name.io.datasets import TableInput, TablePath
 from model_name.io.progress import Progress
@@ -206,6 +207,11 @@ class TuningJob(Job):
         )
         with beating, self.mlflow_service.run_context(config):
             started = time.perf_counter()
+            lineage.log_table(  # what the trial was scored on: source, digest (no profiling)
+                self.inputs or datasets.SAMPLE_SOURCE,
+                "tuning",
+                name=None if self.inputs else "diabetes",
+            )
             self.mlflow_service.log_params(
                 {**params, "cv_folds": self.cv_folds, "trial": trial.number}
             )

@@ -12,7 +12,8 @@ A step's fingerprint is the SHA-256 of its parts, each a hash of its own (kept a
   statements (`ast`), and every installed distribution's name and version. A line changed in
   `jobs/training.py` or in `io/datasets.py` changes it; a line in a module the job never
   imports does not (a package passed through, `jobs/__init__.py`, counts by its own source);
-- `inputs`: every parameter naming an existing file (its `outputs` excepted) by `file_digest`;
+- `inputs`: every parameter naming an existing file (its `outputs` excepted) by
+  `model_name.digests.file_digest`;
 - `state`: what the step reads from shared state, resolved now (`model_name.pipelines.outputs`);
 - `upstream`: each step before it, by name, fingerprint and outputs.
 """
@@ -31,17 +32,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from model_name.digests import file_digest
 from model_name.redaction import is_secret_key, mask_url
 
-FULL_HASH_BYTES = 64 * 2**20
-"""Files up to this size are hashed whole; larger ones are sampled (see `file_digest`)."""
-EDGE_BYTES = 2**20
-"""A sampled file's first and last bytes hashed (a Parquet file's footer: its schema, row groups
-and column statistics, all of which move when the data changes)."""
-SAMPLE_BLOCKS = 64
-"""A sampled file's blocks in between, evenly spaced."""
-SAMPLE_BYTES = 64 * 2**10
-"""The size of each sampled block."""
 UNFINGERPRINTED_PARAMS = frozenset({"alert_on"})
 """Parameters that change who hears about a step, not what it computes."""
 OUTPUT_PARAMS = frozenset({"outputs"})
@@ -52,32 +45,6 @@ def digest(value: Any) -> str:
     """Return the SHA-256 of a JSON-able value, keys sorted: the same value, the same digest."""
     text = json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def file_digest(path: Path) -> str:
-    """Return a cheap fingerprint of a file's content: its size and a BLAKE2b of its bytes.
-
-    Up to `FULL_HASH_BYTES` (64 MiB) the whole file is hashed. Beyond, its first and last MiB
-    and 64 blocks of 64 KiB evenly spaced in between (6 MiB read whatever the size: about 0.05 s
-    for 500 MB, see benchmarks/bench_pipelines.py); a change of the same size that touches none of
-    those bytes would be missed, so give such a file a new name or use `--force`. Its modification
-    time is not part of it: touching a file reruns nothing.
-    """
-    size = path.stat().st_size
-    hasher = hashlib.blake2b(str(size).encode(), digest_size=20)
-    with path.open("rb") as handle:
-        if size <= FULL_HASH_BYTES:
-            for block in iter(lambda: handle.read(2**20), b""):
-                hasher.update(block)
-            return f"{size}:{hasher.hexdigest()}"
-        hasher.update(handle.read(EDGE_BYTES))
-        span = size - 2 * EDGE_BYTES - SAMPLE_BYTES
-        for index in range(SAMPLE_BLOCKS):
-            handle.seek(EDGE_BYTES + span * index // max(SAMPLE_BLOCKS - 1, 1))
-            hasher.update(handle.read(SAMPLE_BYTES))
-        handle.seek(size - EDGE_BYTES)
-        hasher.update(handle.read(EDGE_BYTES))
-    return f"{size}:sampled:{hasher.hexdigest()}"
 
 
 def config_part(params: Mapping[str, Any], settings: Any) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from model_name.pipelines.fingerprint import file_digest
+from model_name.digests import file_digest
 
 JOB_RUN = "job_run"
 """The output naming the job's own MLflow run (never part of a downstream fingerprint)."""
