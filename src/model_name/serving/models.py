@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
+    from model_name.contracts import Contract
+
 
 CHECKED = frozenset({"double", "float", "long", "integer"})
 """Signature types `payloads.conform` converts and checks itself, so MLflow need not again."""
@@ -48,6 +50,9 @@ class Served:
         predict_array: the scikit-learn model's own `predict`, for rows read as an array in the
             signature's order (`arrays.read_numbers`); `None` when the model cannot take one
             (another flavor, a non-numeric signature): then every request takes a table.
+        contract: the data contract the version was trained with, its feature columns in the
+            signature's order (`None`: saved without one; requests are checked against the
+            signature only).
     """
 
     name: str
@@ -58,6 +63,7 @@ class Served:
     columns: tuple[Column, ...] | None
     since: float = 0.0
     predict_array: Callable[[Any], Any] | None = field(default=None, repr=False)
+    contract: Contract | None = field(default=None, repr=False)
 
     def predict(self, rows: pd.DataFrame | np.ndarray[Any, Any]) -> list[Any]:
         """Return the model's predictions for rows, as JSON-ready values, one per row.
@@ -126,13 +132,36 @@ def load(name: str, version: int, *, alias: str | None) -> Served:
     uri = registries.model_uri(name, version=version)
     model = registries.load_model(uri)
     columns = signature_columns(model)
-    served = Served(name, version, alias, uri, model, columns, 0.0, _array_predict(model, columns))
+    array_predict = _array_predict(model, columns)
+    contract = _requests_contract(name, version, columns)
+    served = Served(name, version, alias, uri, model, columns, 0.0, array_predict, contract)
     if served.columns is not None:
         trial = _trial_row(served.columns)
         served.predict(trial)
         if served.predict_array is not None:
             served.predict(trial.to_numpy())
     return served
+
+
+def _requests_contract(
+    name: str, version: int, columns: tuple[Column, ...] | None
+) -> Contract | None:
+    """Return the contract the version was trained with, as requests are read.
+
+    Its feature columns, in the signature's order: a column the signature lacks cannot be sent,
+    so it is not checked. `None`: the version was saved without a contract.
+    """
+    from mlflow import MlflowClient
+
+    from model_name.contracts import Contract, contract_of_model
+
+    saved = contract_of_model(MlflowClient(), name, version)
+    if saved is None:
+        return None
+    features = saved.features().columns
+    order = [column.name for column in columns] if columns is not None else list(features)
+    kept = {column: features[column] for column in order if column in features}
+    return Contract(columns=kept) if kept else None
 
 
 def _array_predict(model: Any, columns: tuple[Column, ...] | None) -> Callable[[Any], Any] | None:
