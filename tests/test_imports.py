@@ -37,7 +37,9 @@ ALLOWED: dict[str, set[str]] = {
     "io": {"errors", "redaction", "settings", "signals", "tracking"},
     # serving's HTTP parts, used by the serve job
     "serving": {"errors", "io"},
-    "jobs": {"errors", "explainers", "gates", "io", "serving", "settings", "signals"},
+    # inference in batches: sources, part files and resume, the local and Dask engines
+    "batches": {"errors", "io"},
+    "jobs": {"batches", "errors", "explainers", "gates", "io", "serving", "settings", "signals"},
     # the wiring, and what drives it
     "configuration": {"errors", "jobs", "renamed_keys", "settings", "sources"},
     "lifecycle": {"io"},
