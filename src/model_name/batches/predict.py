@@ -65,6 +65,11 @@ def cached_model(path: str) -> Any:
     return _MODELS[path]
 
 
+def loaded_models() -> list[str]:
+    """The paths of the models this process holds (on a Dask worker: `client.run`)."""
+    return sorted(_MODELS)
+
+
 def predict_frame(task: Task, batch: pd.DataFrame, model: Any) -> pd.DataFrame:
     """Return a batch's output rows: its passthrough columns, then the predictions."""
     import numpy as np
