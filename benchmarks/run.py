@@ -8,8 +8,9 @@ Every measurement is compared with its reference in the same run: the light comm
 through the service with a naive `mlflow.log_metric` loop, on SQLite and on a loopback MLflow
 server that this script starts on 127.0.0.1 and always stops, 1,000,000 points through a job
 against synchronous `log_batch` calls, a 12-trial tuning study (one worker and two) with the same
-study run by bare Optuna, and the lifecycle pipeline against the same five commands
-(benchmarks/bench_pipelines.py).
+study run by bare Optuna, the lifecycle pipeline against the same five commands
+(benchmarks/bench_pipelines.py), and streaming inference on 1, 5 and 20 M-row Parquet files
+against whole-table inference and two Dask workers (benchmarks/bench_inference.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 import bench_alerts
 import bench_cli
 import bench_gate
+import bench_inference
 import bench_job
 import bench_metrics
 import bench_million
@@ -45,6 +47,7 @@ BENCHMARKS = (
     "gate",
     "tuning",
     "pipelines",
+    "inference",
 )
 
 
@@ -94,7 +97,11 @@ def run(args: argparse.Namespace, scratch: Path) -> list[Row]:
     if "cli" in args.only:
         say("light commands vs python -c pass (console script run from .venv/bin, not uv run)")
         rows += bench_cli.measure(args.repeat)
-    if not set(BENCHMARKS[1:]) & set(args.only):
+    if "inference" in args.only:
+        say("inference: streaming at 1/5/20 M rows vs whole-table; Dask (2 workers) vs 1 process")
+        sizes = (1_000_000, 2_000_000, 4_000_000) if args.quick else bench_inference.SIZES
+        rows += bench_inference.measure(scratch / "inference", min(args.repeat, 3), sizes)
+    if not set(BENCHMARKS[1:]) & set(args.only) - {"inference"}:
         return rows
     template = migrated_template(scratch)
     if "job" in args.only:
