@@ -71,8 +71,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is not None:
         return
     os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
+    try:  # a worker may wait for its scheduler a while: it holds nothing worth waiting for
+        process.wait(timeout=3)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)

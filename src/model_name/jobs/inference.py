@@ -70,6 +70,17 @@ class InferenceJob(Job):
             )
         return self
 
+    @pdt.field_validator("engine")
+    @classmethod
+    def _dask_is_installed(cls, engine: str) -> str:
+        import importlib.util  # finds the package without importing it (seconds)
+
+        if engine == "dask" and importlib.util.find_spec("distributed") is None:
+            raise ValueError(
+                "engine 'dask' needs Dask's distributed scheduler: install model_name[dask]"
+            )
+        return engine
+
     def batch_check(self, source: str, model: Any) -> Check | None:
         """Return the check each batch must pass before it is predicted, or `None`.
 
