@@ -77,9 +77,12 @@ def predict_frame(task: Task, batch: pd.DataFrame, model: Any) -> pd.DataFrame:
 
     from model_name.io import datasets
 
+    kept = batch
+    if task.features is None:  # a model without a signature: every column but the passthrough
+        batch = batch.drop(columns=task.passthrough)
     features = datasets.numeric_features(batch, task.features)
     predictions = np.asarray(model.predict(features)).ravel()
-    output = pd.DataFrame({column: batch[column].to_numpy() for column in task.passthrough})
+    output = pd.DataFrame({column: kept[column].to_numpy() for column in task.passthrough})
     output[task.prediction_column] = predictions
     return output
 
