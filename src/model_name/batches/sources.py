@@ -62,18 +62,16 @@ class TableSource:
     """A table to read partition by partition: a CSV or Parquet file, or a frame in memory.
 
     Attributes:
-        name: where it comes from, as errors and the run name it (a path or the sample's source).
+        name: where it comes from, as errors name it (a path, or the sample's source).
         columns: the columns to read, in order (`None`: all of them).
         path: the file, or `None` for a frame held in memory.
         frame: the frame when there is no file (the bundled sample).
-        batch_rows: the most rows a partition holds (set by `plan`).
     """
 
     name: str
     columns: list[str] | None
     path: Path | None = None
     frame: Any = None
-    batch_rows: int = 0
 
     @property
     def is_csv(self) -> bool:
