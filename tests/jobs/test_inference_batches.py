@@ -217,3 +217,24 @@ def test_a_process_killed_mid_run_is_resumed_without_a_row_twice(
     assert f"{written_before} of 200 batches already written" in text
     written = pd.read_parquet(outputs)
     assert written["customer"].tolist() == frame["customer"].tolist()
+
+
+def test_a_bad_value_in_a_later_batch_names_its_line_in_the_file(
+    services: dict[str, Any], champion: str, runs_of: RunsOf, tmp_path: Path
+) -> None:
+    # given a CSV whose data row 158 (line 159 of the file) holds a word, read 50 rows at a time
+    inputs = tmp_path / "customers.csv"
+    frame = features_table(200).astype({"bmi": object})
+    frame.loc[157, "bmi"] = "n/a?"
+    frame.to_csv(inputs, index=False)
+
+    # when the job predicts it
+    job = InferenceJob(inputs=inputs, outputs=tmp_path / "p.csv", batch_rows=50, **services)
+    with pytest.raises(JobError) as caught, job:
+        job.run()
+
+    # then the error names the file, the column and the line, and nothing is written
+    assert f"{inputs}: column 'bmi' has 1 non-numeric value" in str(caught.value)
+    assert "line 159 ('n/a?')" in str(caught.value)
+    assert not (tmp_path / "p.csv").exists()
+    assert runs_of("inference")[0].info.status == "FAILED"
