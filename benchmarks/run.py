@@ -10,9 +10,10 @@ server that this script starts on 127.0.0.1 and always stops, 1,000,000 points t
 against synchronous `log_batch` calls, a 12-trial tuning study (one worker and two) with the same
 study run by bare Optuna, the lifecycle pipeline against the same five commands
 (benchmarks/bench_pipelines.py), the serve job against `mlflow models serve` of the same
-version, interleaved rounds of the same client (benchmarks/bench_serve.py), and contract
-checks with lineage against the inference work they guard, at 5,000,000 rows
-(benchmarks/bench_contracts.py).
+version, interleaved rounds of the same client (benchmarks/bench_serve.py), contract checks
+with lineage against the inference work they guard, at 5,000,000 rows
+(benchmarks/bench_contracts.py), and streaming inference on 1, 5 and 20 M-row Parquet files
+against whole-table inference and two Dask workers (benchmarks/bench_inference.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import bench_alerts
 import bench_cli
 import bench_contracts
 import bench_gate
+import bench_inference
 import bench_job
 import bench_metrics
 import bench_million
@@ -52,6 +54,7 @@ BENCHMARKS = (
     "pipelines",
     "serve",
     "contracts",
+    "inference",
 )
 
 
@@ -101,7 +104,11 @@ def run(args: argparse.Namespace, scratch: Path) -> list[Row]:
     if "cli" in args.only:
         say("light commands vs python -c pass (console script run from .venv/bin, not uv run)")
         rows += bench_cli.measure(args.repeat)
-    if not set(BENCHMARKS[1:]) & set(args.only):
+    if "inference" in args.only:
+        say("inference: streaming at 1/5/20 M rows vs whole-table; Dask (2 workers) vs 1 process")
+        sizes = (1_000_000, 2_000_000, 4_000_000) if args.quick else bench_inference.SIZES
+        rows += bench_inference.measure(scratch / "inference", min(args.repeat, 3), sizes)
+    if not set(BENCHMARKS[1:]) & set(args.only) - {"inference"}:
         return rows
     template = migrated_template(scratch)
     if "job" in args.only:

@@ -16,6 +16,7 @@ pytest_plugins = [
     "tests.helpers.http_server",
     "tests.helpers.smtp_server",
     "tests.helpers.postgres",
+    "tests.helpers.dask_cluster",
     "tests.helpers.coverage_bound",
 ]
 

@@ -40,7 +40,19 @@ ALLOWED: dict[str, set[str]] = {
     "io": {"contracts", "errors", "redaction", "settings", "signals", "tracking"},
     # serving's HTTP parts, used by the serve job
     "serving": {"contracts", "errors", "io"},
-    "jobs": {"contracts", "errors", "explainers", "gates", "io", "serving", "settings", "signals"},
+    # inference in batches: sources, part files and resume, the local and Dask engines
+    "batches": {"errors", "io"},
+    "jobs": {
+        "batches",
+        "contracts",
+        "errors",
+        "explainers",
+        "gates",
+        "io",
+        "serving",
+        "settings",
+        "signals",
+    },
     # the wiring, and what drives it
     "configuration": {"errors", "jobs", "renamed_keys", "settings", "sources"},
     "lifecycle": {"io"},

@@ -97,3 +97,19 @@ def test_tuning_draws_a_bar_on_a_terminal_and_logs_one_line_a_trial_elsewhere(
     ]
     assert len(trials) == 3
     assert "3/3 [" not in in_a_pipe
+
+
+def test_with_an_interval_a_log_gets_the_count_rate_and_estimate_at_most_once_per_interval(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given rows counted in a log file, a line at most once an hour, 100 rows done before
+    monkeypatch.setenv("CI", "true")
+    said: list[str] = []
+
+    with Progress(1000, "row", said.append, interval=3600, initial=100) as progress:
+        for _ in range(9):
+            progress.advance(steps=100)
+
+    # then only the last step is said, with the count and the rate
+    assert len(said) == 1
+    assert said[0].startswith("1,000/1,000 rows (100%), ") and said[0].endswith(" rows/s")

@@ -3,7 +3,9 @@
 `Progress` counts the steps of a long piece of work (tuning trials, `runs sync` uploads). On a
 terminal it draws a tqdm bar with the count, the rate and an estimate of the time left, the
 step's own line shown beside it; where nobody watches a terminal (a log file, a pipe, CI: `CI`
-set) it says each step in one line instead, through the `say` it was given.
+set) it says each step in one line instead, through the `say` it was given. Work of many small
+steps (rows predicted in batches) gives an `interval`: then a line is said at most once per
+interval (and at the end), with the count, the rate and the time left (`status`).
 
 Example:
     >>> lines = []
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import types
 from collections.abc import Callable
 from typing import IO, Any, Self
@@ -43,6 +46,11 @@ class Progress:
         bar: draw a bar; `None` draws one when `stream` is a terminal and not under CI.
         stream: where the bar is drawn (standard error by default).
         description: the bar's label.
+        interval: with no bar, say a line at most once per this many seconds (and when the
+            total is reached), the `status` when the step has no line of its own; `None` says
+            every step's line.
+        initial: steps already done before this process started (a resumed run): counted,
+            but not in the rate.
     """
 
     def __init__(
@@ -54,8 +62,13 @@ class Progress:
         bar: bool | None = None,
         stream: IO[str] | None = None,
         description: str = "",
+        interval: float | None = None,
+        initial: int = 0,
     ) -> None:
         self.say = say
+        self.total, self.unit, self.interval = total, unit, interval
+        self.count = self._initial = initial
+        self._started = self._said = time.monotonic()
         stream = sys.stderr if stream is None else stream
         self._bar: Any = None
         if draws_bars(stream) if bar is None else bar:
@@ -67,7 +80,7 @@ class Progress:
             size = shutil.get_terminal_size()
             self._bar = tqdm(
                 total=total, unit=unit, desc=description or None, file=stream, leave=True,
-                ncols=size.columns, nrows=size.lines,
+                ncols=size.columns, nrows=size.lines, initial=initial,
             )  # fmt: skip
 
     @property
@@ -77,18 +90,47 @@ class Progress:
 
     def advance(self, line: str = "", steps: int = 1, brief: str | None = None) -> None:
         """Count steps done; say their line, or show it (or `brief`) beside the bar."""
+        self.count += steps
         if self._bar is None:
-            if line:
-                self.say(line)
+            if self.interval is None:
+                if line:
+                    self.say(line)
+                return
+            now = time.monotonic()
+            finished = self.total is not None and self.count >= self.total
+            if finished or now - self._said >= self.interval:
+                self._said = now
+                self.say(line or self.status())
             return
         self._bar.update(steps)
         if brief or line:
             self._bar.set_postfix_str(brief or line, refresh=True)
 
+    def status(self) -> str:
+        """The count, the rate since this process started, and the time left if known.
+
+        Example: `1,200,000/5,000,000 rows (24%), 410,000 rows/s, about 9 s left`.
+        """
+        elapsed = max(time.monotonic() - self._started, 1e-9)
+        rate = (self.count - self._initial) / elapsed
+        if self.total is None:
+            return f"{self.count:,} {self.unit}s, {rate:,.0f} {self.unit}s/s"
+        share = 100 * self.count / self.total if self.total else 100
+        line = (
+            f"{self.count:,}/{self.total:,} {self.unit}s ({share:.0f}%), {rate:,.0f} {self.unit}s/s"
+        )
+        if rate > 0 and self.count < self.total:
+            line += f", about {(self.total - self.count) / rate:,.0f} s left"
+        return line
+
     def reach(self, done: int, line: str = "", brief: str | None = None) -> None:
         """Set the count of steps done (work shared with others: a study's complete trials)."""
-        steps = 1 if self._bar is None else max(0, done - self._bar.n)
-        self.advance(line, steps=steps, brief=brief)
+        if self._bar is None and self.interval is None:  # every step's line, as it comes
+            self.count = max(self.count, done)
+            if line:
+                self.say(line)
+            return
+        self.advance(line, steps=max(0, done - self.count), brief=brief)
 
     def close(self) -> None:
         """End the bar (its last state stays on the terminal)."""

@@ -1,0 +1,92 @@
+"""The work folder: parts written whole, kept for the same manifest, assembled into the output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from model_name.batches.parts import WorkFolder, file_identity
+
+
+def rows(start: int, count: int) -> pd.DataFrame:
+    return pd.DataFrame({"id": range(start, start + count), "prediction": [0.5] * count})
+
+
+def test_parts_of_the_same_manifest_are_kept_and_others_start_clean(tmp_path: Path) -> None:
+    # given a folder with two parts written for one manifest
+    folder = WorkFolder.for_output(tmp_path / "out.csv")
+    assert folder.prepare({"model": 1}) == set()
+    folder.write_part(0, rows(0, 2))
+    folder.write_part(1, rows(2, 2))
+
+    # then the same manifest finds them, and another one removes them
+    assert folder.path == tmp_path / "out.csv.parts"
+    assert folder.prepare({"model": 1}) == {0, 1}
+    assert folder.prepare({"model": 2}) == set()
+    assert not folder.part(0).exists()
+
+
+def test_a_part_written_twice_holds_its_rows_once(tmp_path: Path) -> None:
+    folder = WorkFolder.for_output(tmp_path / "out.parquet")
+    folder.prepare({})
+
+    folder.write_part(0, rows(0, 3))
+    folder.write_part(0, rows(0, 3))  # a task run again after its worker died
+    folder.write_part(1, rows(3, 1))
+    written = folder.assemble(tmp_path / "out.parquet", 2, ["id", "prediction"])
+
+    assert written == 4
+    assert pd.read_parquet(tmp_path / "out.parquet")["id"].tolist() == [0, 1, 2, 3]
+    assert not folder.path.exists()
+
+
+def test_the_parts_become_a_csv_in_order_and_a_temporary_leftover_is_ignored(
+    tmp_path: Path,
+) -> None:
+    folder = WorkFolder.for_output(tmp_path / "deep" / "out.csv")
+    folder.prepare({})
+    folder.write_part(1, rows(2, 2))
+    folder.write_part(0, rows(0, 2))
+    (folder.path / "part-000002.parquet.tmp-123").write_text("half written")
+    assert folder.prepare({}) == {0, 1}
+
+    folder.assemble(tmp_path / "deep" / "out.csv", 2, ["id", "prediction"])
+
+    text = (tmp_path / "deep" / "out.csv").read_text()
+    assert text.splitlines() == ["id,prediction", "0,0.5", "1,0.5", "2,0.5", "3,0.5"]
+
+
+def test_a_missing_part_keeps_the_folder_and_the_old_output(tmp_path: Path) -> None:
+    output = tmp_path / "out.csv"
+    output.write_text("old\n")
+    folder = WorkFolder.for_output(output)
+    folder.prepare({})
+    folder.write_part(0, rows(0, 1))
+
+    with pytest.raises(FileNotFoundError, match=r"parts \[1\] are missing"):
+        folder.assemble(output, 2, ["id", "prediction"])
+
+    assert output.read_text() == "old\n"
+    assert folder.done() == {0}
+
+
+def test_no_rows_give_an_output_with_the_columns_only(tmp_path: Path) -> None:
+    folder = WorkFolder.for_output(tmp_path / "out.csv")
+    folder.prepare({})
+
+    assert folder.assemble(tmp_path / "out.csv", 0, ["id", "prediction"]) == 0
+
+    assert (tmp_path / "out.csv").read_text() == "id,prediction\n"
+
+
+def test_a_file_rewritten_has_another_identity(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text("a\n1\n")
+    before = file_identity(path)
+
+    path.write_text("a\n2\n")
+
+    assert file_identity(path)["sha256_head_tail"] != before["sha256_head_tail"]
+    assert file_identity(path)["size"] == before["size"]
