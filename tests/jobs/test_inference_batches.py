@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from model_name.batches.predict import Check
-from model_name.errors import JobError
+from model_name.contracts import Contract
+from model_name.errors import ContractViolation, JobError
 from model_name.io import registries
 from model_name.io.services import MlflowService
 from model_name.jobs.inference import InferenceJob
@@ -57,7 +58,7 @@ class RefusingJob(InferenceJob):
 
     refuse_from: int = 150
 
-    def batch_check(self, source: str, model: Any) -> Check | None:
+    def batch_check(self, source: str, contract: Contract | None) -> Check | None:
         def check(batch: pd.DataFrame, first_row: int) -> None:
             assert batch.index[0] == first_row  # the rows' positions in the table
             if first_row >= self.refuse_from:
@@ -238,3 +239,71 @@ def test_a_bad_value_in_a_later_batch_names_its_line_in_the_file(
     assert "line 159 ('n/a?')" in str(caught.value)
     assert not (tmp_path / "p.csv").exists()
     assert runs_of("inference")[0].info.status == "FAILED"
+
+
+def test_a_batch_breaking_the_models_contract_stops_the_run_naming_the_line(
+    services: dict[str, Any],
+    mlflow_service: MlflowService,
+    champion: str,
+    runs_of: RunsOf,
+    tmp_path: Path,
+) -> None:
+    # given version 1 saved with a contract (bmi within +-0.5), as training saves it
+    from model_name.contracts import ColumnRule
+    from model_name.contracts.saved import log_contract, tag_version
+    from model_name.io.services import RunConfig
+
+    contract = Contract(columns={name: ColumnRule(ge=-0.5, le=0.5) for name in FEATURES})
+    with mlflow_service, mlflow_service.run_context(RunConfig(name="training")):
+        tag_version(mlflow_service.client(), champion, 1, log_contract(contract))
+    # and a CSV whose row 157 (line 159) has bmi 1.7, read 50 rows at a time
+    inputs = tmp_path / "customers.csv"
+    frame = features_table(442)
+    frame.loc[157, "bmi"] = 1.7
+    frame.to_csv(inputs, index=False)
+    job = InferenceJob(inputs=inputs, outputs=tmp_path / "scores.csv", batch_rows=50, **services)
+
+    # when it runs
+    with pytest.raises(ContractViolation) as raised, job:
+        job.run()
+
+    # then the run fails on the fourth batch, naming the file's line and the value
+    assert str(raised.value) == (
+        f"{inputs}: column 'bmi' fails less_than_or_equal_to(0.5) in 1 of 50 rows: line 159 (1.7)"
+    )
+    (run, *_) = runs_of("inference")
+    assert run.info.status == "FAILED"
+    # and the whole report is an artifact of the run; the batches before it are kept
+    report = mlflow_service.client().download_artifacts(
+        run.info.run_id, "contract/violations.json", str(tmp_path)
+    )
+    assert '"rows": [\n' in Path(report).read_text() and "157" in Path(report).read_text()
+    assert len(list((tmp_path / "scores.csv.parts").glob("part-*.parquet"))) == 3
+    # and the run records its input table, with a digest, as a dataset
+    (dataset,) = [d.dataset for d in run.inputs.dataset_inputs]
+    assert dataset.source == str(inputs) or str(inputs) in dataset.source
+    assert dataset.digest
+
+
+def test_the_predictions_are_recorded_as_the_runs_output_table(
+    services: dict[str, Any], champion: str, runs_of: RunsOf, tmp_path: Path
+) -> None:
+    # given the sample predicted into a Parquet file
+    outputs = tmp_path / "scores.parquet"
+    job = InferenceJob(outputs=outputs, **services)
+
+    # when it runs
+    with job:
+        job.run()
+
+    # then the run lists the sample as its input and the predictions file as its output
+    (run, *_) = runs_of("inference")
+    contexts = {
+        tag.value
+        for dataset_input in run.inputs.dataset_inputs
+        for tag in dataset_input.tags
+        if tag.key == "mlflow.data.context"
+    }
+    assert contexts == {"inference", "output"}
+    sources = " ".join(d.dataset.source for d in run.inputs.dataset_inputs)
+    assert str(outputs) in sources

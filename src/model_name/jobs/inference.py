@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Self
+from typing import TYPE_CHECKING, Annotated, Self
 
 import pydantic as pdt
 
@@ -15,7 +16,27 @@ from model_name.io.services import PROGRESS_LINE
 from model_name.jobs.base import Job, Locals
 
 if TYPE_CHECKING:
+    import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+
     from model_name.batches.predict import Check
+    from model_name.contracts import Contract
+
+
+@dataclasses.dataclass(frozen=True)
+class ContractCheck:
+    """The check of each batch against the model's data contract (picklable: Dask sends it).
+
+    Raises `ContractViolation` naming the file's rows (`first_row`: the batch's first row).
+    """
+
+    contract: Contract
+    source: str
+
+    def __call__(self, batch: pd.DataFrame, first_row: int) -> None:
+        """Check one batch whose first row is the file's `first_row` (counted from 0)."""
+        from model_name.contracts import check_frame
+
+        check_frame(batch, self.contract, self.source, first_row, complete=False)
 
 
 class InferenceJob(Job):
@@ -81,19 +102,23 @@ class InferenceJob(Job):
             )
         return engine
 
-    def batch_check(self, source: str, model: Any) -> Check | None:
+    def batch_check(self, source: str, contract: Contract | None) -> Check | None:
         """Return the check each batch must pass before it is predicted, or `None`.
 
-        The hook for the data contract of the model: `check(batch, first_row)` raises to stop
-        the run. On Dask it is sent to the workers, so it must pickle.
+        By default the model's data contract (its features), when the version was saved with
+        one. `check(batch, first_row)` raises to stop the run; on Dask it is sent to the
+        workers, so it must pickle.
         """
-        return None
+        return ContractCheck(contract, source) if contract is not None else None
 
     def run(self) -> Locals:
         """Load the model, predict in batches, write and log the predictions; return locals()."""
         import mlflow
 
         from model_name.batches import engine, parts, predict, sources
+        from model_name.contracts import contract_of_model, lineage
+        from model_name.contracts.saved import log_violation
+        from model_name.errors import ContractViolation
 
         logger = self.logger_service.logger()
         name = self.mlflow_service.registry_name
@@ -124,6 +149,9 @@ class InferenceJob(Job):
             )
             model = registries.load_model(uri)
             logger.info("Loaded {} ({})", uri, wanted)
+            contract = contract_of_model(client, name, model_version.version)
+            features_contract = contract.features() if contract is not None else None
+            lineage.log_table(self.inputs or source_name, self.KIND, features_contract)
 
             signature = model.metadata.signature
             features = signature.inputs.input_names() if signature is not None else None
@@ -154,23 +182,32 @@ class InferenceJob(Job):
                 passthrough=self.passthrough,
                 prediction_column=self.prediction_column,
                 folder=folder,
-                check=self.batch_check(source_name, model),
+                check=self.batch_check(source_name, features_contract),
                 model_path=str(folder.model(uri)) if self.engine == "dask" else None,
             )
-            predicted = engine.predict_all(
-                task,
-                partitions,
-                done,
-                model,
-                engine=engine.Engine(self.engine, self.scheduler, self.workers),
-                # one line per interval in a log file; on a terminal the bar shows it instead
-                say=lambda line: logger.bind(**{PROGRESS_LINE: True}).info("Predicted {}", line),
-                bar=self.logger_service.shows_progress_bars(),
-            )
+            # one line per interval in a log file; on a terminal the bar shows it instead
+            progress = logger.bind(**{PROGRESS_LINE: True})
+            try:
+                predicted = engine.predict_all(
+                    task,
+                    partitions,
+                    done,
+                    model,
+                    engine=engine.Engine(self.engine, self.scheduler, self.workers),
+                    # one line per interval in a log file; on a terminal the bar shows it instead
+                    say=lambda line: logger.bind(**{PROGRESS_LINE: True}).info(
+                        "Predicted {}", line
+                    ),
+                    bar=self.logger_service.shows_progress_bars(),
+                )
+            except ContractViolation as violation:  # the batches before it stay written
+                log_violation(violation)
+                raise
             n_predictions = folder.assemble(
                 self.outputs, len(partitions), [*self.passthrough, self.prediction_column]
             )
             mlflow.log_artifact(str(self.outputs), artifact_path="predictions")
+            lineage.log_table(self.outputs, self.KIND, role="output")
             self.mlflow_service.log_metrics({"n_predictions": float(n_predictions)})
             logger.info(
                 "Wrote {} predictions to {} ({} predicted in this run, {} batches)",
