@@ -135,8 +135,8 @@ def _contracts(path: Path, output: Path, contract: Any, store: str) -> tuple[flo
     import mlflow
     import pandas as pd
 
+    from model_name.batches.sources import read_batches
     from model_name.contracts import check_frame, lineage
-    from model_name.io.batches import read_batches
 
     frame = pd.read_parquet(path)
     started = time.perf_counter()

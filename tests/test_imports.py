@@ -58,7 +58,7 @@ ALLOWED: dict[str, set[str]] = {
     "lifecycle": {"io"},
     "containers": {"configuration", "io", "jobs", "lifecycle", "settings"},
     "runs": {"errors", "io", "redaction", "settings", "tracking"},
-    "data": {"configuration", "contracts", "errors", "io", "runs", "settings"},
+    "data": {"batches", "configuration", "contracts", "errors", "io", "runs", "settings"},
     "entrypoint": {"containers", "jobs"},
     "testing": {"configuration", "containers", "io"},
     # pipelines: steps, fingerprints, reuse and resume, run with the container's services

@@ -10,7 +10,7 @@ contract that version was trained with, the version they would pick (`alias`, `v
 column; an evaluation table, or a file that has the target, with it.
 
 The header or footer is checked first (`contracts.check_schema`), then the rows in batches
-(`io.batches.read_batches`: memory bounded whatever the file's size). Exit 0 with one summary
+(`batches.sources.read_batches`: memory bounded whatever the file's size). Exit 0 with one summary
 line; exit 1 with one line per failed check on standard output and the error line; exit 2 when
 there is no contract to check against (a job without one, a version saved without one).
 """
@@ -130,8 +130,8 @@ def check_file(path: Path, contract: Contract, batch_rows: int = 500_000) -> dic
     The header's failures (a missing column, an incompatible Parquet type) are the report when
     there are some: the rows are not read.
     """
+    from model_name.batches.sources import read_batches
     from model_name.contracts.checks import frame_report, merge, rows_failure
-    from model_name.io.batches import read_batches
     from model_name.io.inputs import read_schema
 
     typed, rows = read_schema(path)

@@ -28,6 +28,8 @@ from model_name.io import datasets
 from model_name.io.data_errors import SOURCE
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
 SCAN_BLOCK = 8 * 1024 * 1024
@@ -190,6 +192,22 @@ def table_source(
                 f"missing {kind} column(s) {missing} in {source.name}; the table has {present}"
             )
     return source
+
+
+def read_batches(path: Path, batch_rows: int) -> Iterator[tuple[int, pd.DataFrame]]:
+    """Yield `(first_row, frame)` for consecutive batches of every column of a file.
+
+    A Parquet row group (or part of one) or a range of a CSV's lines at a time: memory holds
+    one batch, whatever the file's size (`model_name data check`).
+
+    Example:
+        for first_row, batch in read_batches(Path("data.parquet"), 100_000):
+            check_frame(batch, contract, "data.parquet", first_row, complete=False)
+    """
+    datasets.check_table_path(path)
+    source = TableSource(str(path), None, path=path)
+    for partition in source.plan(batch_rows):
+        yield partition.first_row, source.read(partition, batch_rows)
 
 
 def _cut(sizes: list[int], batch_rows: int) -> list[Partition]:
