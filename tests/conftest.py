@@ -87,9 +87,3 @@ def no_mlflow_state_left_behind() -> Iterator[None]:
         mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
         mlflow.set_registry_uri(None)  # type: ignore[arg-type]
         pytest.fail(f"the test left MLflow state behind (a service not stopped?): {left}")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the slow tests first: xdist hands tests out in this order, so a long test started
-    last would keep one worker busy while the others sit idle at the end of the suite."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: slow first
