@@ -12,7 +12,7 @@ saves a ridge regression of the diabetes set with its signature (an MLflow pyfun
 `whole` is the job's path before it streamed (read the whole table, predict, write); `dask` is
 the streaming path on a local cluster of two worker processes, then 200 no-op tasks to measure
 the scheduler's overhead per task. Each prints one JSON line: the seconds from the model loaded
-(by every worker too) to the output written, the fixed cost before it, the rows, and for `dask`
+(by every worker too) to the output written, the fixed costs around it, the rows, and for `dask`
 the overhead.
 """
 
@@ -81,8 +81,9 @@ def infer(
     """Predict for `inputs` into `output` the mode's way; return seconds, rows and costs.
 
     `seconds` runs from the model loaded (by this process, and for `dask` by every worker too)
-    to the output written; `fixed_seconds` is what came before it: the model's load, and for
-    `dask` the local cluster's start and each worker's load of the model.
+    to the output written; `fixed_seconds` is what came before and after it: the model's load,
+    and for `dask` the local cluster's start, each worker's load of the model, and the
+    cluster's close.
     """
     from model_name.io import registries
 
@@ -90,22 +91,23 @@ def infer(
     model = registries.load_model(model_path.as_uri())
     cluster = None
     if mode == "dask":
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
-        cluster = LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        )
+        from model_name.batches.cluster import local_cluster
+
+        cluster = local_cluster(2)  # as the job starts it
         with Client(cluster) as client:
             client.run(_warm, str(model_path))  # each worker loads the model and its readers
     loaded = time.perf_counter()
     try:
         rows = _predict(mode, inputs, output, model, model_path, batch_rows, cluster)
+        finished = time.perf_counter()
     finally:
         if cluster is not None:
             cluster.close()
     result = {
-        "seconds": time.perf_counter() - loaded,
-        "fixed_seconds": loaded - started,
+        "seconds": finished - loaded,
+        "fixed_seconds": loaded - started + time.perf_counter() - finished,
         "rows": float(rows),
     }
     if mode == "dask":
@@ -130,6 +132,7 @@ def _predict(
         datasets.write_table(predictions, output)
         return len(predictions)
     from model_name.batches import engine, parts, predict, sources
+    from model_name.batches.output import Assembly
 
     features = model.metadata.signature.inputs.input_names()
     source = sources.table_source(inputs, features, [])
@@ -143,10 +146,12 @@ def _predict(
     where = engine.Engine("local")
     if cluster is not None:
         where = engine.Engine("dask", cluster.scheduler_address, 2)
-    engine.predict_all(
-        task, partitions, done, model, engine=where, say=lambda line: None, bar=False
-    )
-    return folder.assemble(output, len(partitions), ["prediction"])
+    with Assembly(folder, output, len(partitions), ["prediction"]) as assembly:  # as the job
+        engine.predict_all(
+            task, partitions, done, model, engine=where, say=lambda line: None, bar=False,
+            written=lambda index: assembly.add({index}),
+        )  # fmt: skip
+        return assembly.finish()
 
 
 def _overhead(tasks: int = 200) -> float:

@@ -90,3 +90,39 @@ def test_a_file_rewritten_has_another_identity(tmp_path: Path) -> None:
 
     assert file_identity(path)["sha256_head_tail"] != before["sha256_head_tail"]
     assert file_identity(path)["size"] == before["size"]
+
+
+def test_a_dask_task_run_again_skips_the_parts_its_first_attempt_wrote(tmp_path: Path) -> None:
+    # given a task of two partitions whose first part was written before its worker died
+    from model_name.batches.predict import Task, predict_partitions
+    from model_name.batches.sources import TableSource
+
+    inputs = tmp_path / "in.parquet"
+    pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]}).to_parquet(inputs, row_group_size=2)
+    source = TableSource(str(inputs), ["x"], path=inputs)
+    folder = WorkFolder.for_output(tmp_path / "out.parquet")
+    folder.prepare({})
+    folder.write_part(0, pd.DataFrame({"prediction": [-1.0, -1.0]}))  # the first attempt's
+    partitions = source.plan(2)
+    model_folder = tmp_path / "model"
+    save_doubling_model(model_folder)
+    task = Task(source, 2, ["x"], [], "prediction", folder, model_path=str(model_folder))
+
+    # when the task runs again
+    counted = predict_partitions(task, partitions)
+
+    # then both partitions count their rows, and only the second is predicted
+    assert counted == [2, 2]
+    assert pd.read_parquet(folder.part(0))["prediction"].tolist() == [-1.0, -1.0]
+    assert pd.read_parquet(folder.part(1))["prediction"].tolist() == [6.0, 8.0]
+
+
+def save_doubling_model(folder: Path) -> None:
+    """An MLflow pyfunc folder of a model that doubles its one feature `x`."""
+    import mlflow.pyfunc
+
+    class Doubling(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+        def predict(self, context: object, model_input: pd.DataFrame) -> object:
+            return model_input["x"] * 2
+
+    mlflow.pyfunc.save_model(str(folder), python_model=Doubling())

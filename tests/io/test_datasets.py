@@ -61,3 +61,22 @@ def test_numeric_features_select_in_order_cast_and_refuse_what_is_not_a_number()
         datasets.numeric_features(frame)
     with pytest.raises(ValueError, match=r"missing feature column\(s\) \['z'\]"):
         datasets.numeric_features(frame, ["a", "z"])
+
+
+def test_numeric_features_of_numbers_are_a_copy_and_an_infinity_is_still_named() -> None:
+    # given a frame of floats, then the same frame with an infinity in its second row
+    frame = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
+    frame.attrs["source"] = "batch.parquet"
+
+    # when its features are taken and changed
+    features = datasets.numeric_features(frame)
+    features.loc[0, "a"] = 99.0
+
+    # then the input is untouched, and an infinity is refused with its row
+    assert frame.loc[0, "a"] == 1.0
+    assert features.attrs["source"] == "batch.parquet"
+    frame.loc[1, "b"] = float("inf")
+    with pytest.raises(
+        JobError, match=r"batch.parquet: column 'b' has 1 infinite value in 2 rows: row 2 \(inf\)"
+    ):
+        datasets.numeric_features(frame)

@@ -51,6 +51,7 @@ def predict_all(
     engine: Engine,
     say: Callable[[str], Any],
     bar: bool | None = None,
+    written: Callable[[int], Any] = lambda index: None,
 ) -> int:
     """Predict every partition not in `done`; return the number of rows predicted now.
 
@@ -62,6 +63,8 @@ def predict_all(
         engine: where the partitions run.
         say: where a progress line goes when there is no bar.
         bar: draw a bar (`None`: when standard error is a terminal, not under CI).
+        written: called with a partition's number once its part is written (in the order
+            they complete: on Dask, not the order of the rows).
 
     Raises:
         Whatever reading, checking or predicting a partition raised, untouched.
@@ -76,11 +79,13 @@ def predict_all(
         if engine.name == "dask":
             from model_name.batches.cluster import predict_on_dask
 
-            def on_rows(rows: int) -> None:
+            def on_part(partition: Partition, rows: int) -> None:
                 progress.advance(steps=rows)
+                written(partition.index)
 
-            predict_on_dask(task, todo, engine.scheduler, engine.workers, on_rows)
+            predict_on_dask(task, todo, engine.scheduler, engine.workers, on_part)
         else:
             for partition in todo:
                 progress.advance(steps=predict_partition(task, partition, model))
+                written(partition.index)
     return total - already

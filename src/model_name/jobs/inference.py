@@ -115,7 +115,7 @@ class InferenceJob(Job):
         """Load the model, predict in batches, write and log the predictions; return locals()."""
         import mlflow
 
-        from model_name.batches import engine, parts, predict, sources
+        from model_name.batches import engine, output, parts, predict, sources
         from model_name.contracts import contract_of_model, lineage
         from model_name.contracts.saved import log_violation
         from model_name.errors import ContractViolation
@@ -185,27 +185,28 @@ class InferenceJob(Job):
                 check=self.batch_check(source_name, features_contract),
                 model_path=str(folder.model(uri)) if self.engine == "dask" else None,
             )
-            # one line per interval in a log file; on a terminal the bar shows it instead
-            progress = logger.bind(**{PROGRESS_LINE: True})
-            try:
-                predicted = engine.predict_all(
-                    task,
-                    partitions,
-                    done,
-                    model,
-                    engine=engine.Engine(self.engine, self.scheduler, self.workers),
-                    # one line per interval in a log file; on a terminal the bar shows it instead
-                    say=lambda line: logger.bind(**{PROGRESS_LINE: True}).info(
-                        "Predicted {}", line
-                    ),
-                    bar=self.logger_service.shows_progress_bars(),
-                )
-            except ContractViolation as violation:  # the batches before it stay written
-                log_violation(violation)
-                raise
-            n_predictions = folder.assemble(
-                self.outputs, len(partitions), [*self.passthrough, self.prediction_column]
-            )
+            columns = [*self.passthrough, self.prediction_column]
+            # the output is written from the parts while they are predicted
+            with output.Assembly(folder, self.outputs, len(partitions), columns) as assembly:
+                assembly.add(done)
+                try:
+                    predicted = engine.predict_all(
+                        task,
+                        partitions,
+                        done,
+                        model,
+                        engine=engine.Engine(self.engine, self.scheduler, self.workers),
+                        # one line per interval in a log file; a terminal shows the bar instead
+                        say=lambda line: logger.bind(**{PROGRESS_LINE: True}).info(
+                            "Predicted {}", line
+                        ),
+                        bar=self.logger_service.shows_progress_bars(),
+                        written=lambda index: assembly.add({index}),
+                    )
+                except ContractViolation as violation:  # the batches before it stay written
+                    log_violation(violation)
+                    raise
+                n_predictions = assembly.finish()
             mlflow.log_artifact(str(self.outputs), artifact_path="predictions")
             lineage.log_table(self.outputs, self.KIND, role="output")
             self.mlflow_service.log_metrics({"n_predictions": float(n_predictions)})
