@@ -53,11 +53,14 @@ def test_a_run_that_fails_keeps_the_old_output_and_the_parts_for_the_next_one(
     folder.prepare({})
 
     # when the run stops after its first part was appended
-    with pytest.raises(RuntimeError, match="worker lost"):
+    def run_that_fails() -> None:
         with Assembly(folder, output, 2, ["id", "prediction"]) as assembly:
             folder.write_part(0, rows(0, 2))
             assembly.add({0})
             raise RuntimeError("worker lost")
+
+    with pytest.raises(RuntimeError, match="worker lost"):
+        run_that_fails()
 
     # then the old output is untouched, no temporary file is left, and the part is kept
     assert output.read_text() == "old\n"

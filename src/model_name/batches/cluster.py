@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -108,4 +109,4 @@ def consecutive(partitions: list[Partition], count: int) -> list[list[Partition]
     if count == 0:
         return []
     bounds = [len(partitions) * number // count for number in range(count + 1)]
-    return [partitions[start:stop] for start, stop in zip(bounds, bounds[1:], strict=False)]
+    return [partitions[start:stop] for start, stop in itertools.pairwise(bounds)]
