@@ -2,8 +2,8 @@
 
 A task is a run of consecutive partitions (`predict.predict_partitions`) sent with
 `Client.submit`: a worker reads each one's rows from the input file, checks them, predicts and
-writes its part file. A task holds several partitions because Dask adds about 20 ms to each
-task on a busy worker, as long as predicting a partition of 100,000 rows: there are
+writes its part file. A task holds several partitions because Dask adds a few milliseconds to
+each task on a busy worker, up to a third of the 30 ms of predicting 100,000 rows: there are
 `TASKS_PER_THREAD` tasks for each thread of the cluster, enough to keep every thread busy to
 the end and to run little again when a worker dies. The model is loaded from a local folder the
 driver downloaded into the work folder (beside the output), once per worker process
