@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from model_name.batches.output import Assembly
+from model_name.batches.output import Assembly, assemble
 from model_name.batches.parts import WorkFolder
 
 
@@ -97,7 +97,7 @@ def test_predictions_are_stored_plain_and_the_passthrough_ids_with_a_dictionary(
     folder.write_part(0, frame)
 
     # when it becomes the output
-    folder.assemble(output, 1, ["id", "prediction"])
+    assemble(folder, output, 1, ["id", "prediction"])
 
     # then the ids are dictionary-encoded and the predictions are not (a dictionary of values
     # that never repeat is as long as the column)

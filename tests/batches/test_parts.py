@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from model_name.batches.output import assemble
 from model_name.batches.parts import WorkFolder, file_identity
 
 
@@ -35,7 +36,7 @@ def test_a_part_written_twice_holds_its_rows_once(tmp_path: Path) -> None:
     folder.write_part(0, rows(0, 3))
     folder.write_part(0, rows(0, 3))  # a task run again after its worker died
     folder.write_part(1, rows(3, 1))
-    written = folder.assemble(tmp_path / "out.parquet", 2, ["id", "prediction"])
+    written = assemble(folder, tmp_path / "out.parquet", 2, ["id", "prediction"])
 
     assert written == 4
     assert pd.read_parquet(tmp_path / "out.parquet")["id"].tolist() == [0, 1, 2, 3]
@@ -52,7 +53,7 @@ def test_the_parts_become_a_csv_in_order_and_a_temporary_leftover_is_ignored(
     (folder.path / "part-000002.parquet.tmp-123").write_text("half written")
     assert folder.prepare({}) == {0, 1}
 
-    folder.assemble(tmp_path / "deep" / "out.csv", 2, ["id", "prediction"])
+    assemble(folder, tmp_path / "deep" / "out.csv", 2, ["id", "prediction"])
 
     text = (tmp_path / "deep" / "out.csv").read_text()
     assert text.splitlines() == ["id,prediction", "0,0.5", "1,0.5", "2,0.5", "3,0.5"]
@@ -66,7 +67,7 @@ def test_a_missing_part_keeps_the_folder_and_the_old_output(tmp_path: Path) -> N
     folder.write_part(0, rows(0, 1))
 
     with pytest.raises(FileNotFoundError, match=r"parts \[1\] are missing"):
-        folder.assemble(output, 2, ["id", "prediction"])
+        assemble(folder, output, 2, ["id", "prediction"])
 
     assert output.read_text() == "old\n"
     assert folder.done() == {0}
@@ -76,7 +77,7 @@ def test_no_rows_give_an_output_with_the_columns_only(tmp_path: Path) -> None:
     folder = WorkFolder.for_output(tmp_path / "out.csv")
     folder.prepare({})
 
-    assert folder.assemble(tmp_path / "out.csv", 0, ["id", "prediction"]) == 0
+    assert assemble(folder, tmp_path / "out.csv", 0, ["id", "prediction"]) == 0
 
     assert (tmp_path / "out.csv").read_text() == "id,prediction\n"
 

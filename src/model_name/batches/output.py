@@ -131,3 +131,19 @@ def _repeating(schema: Any) -> list[str]:
     import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
     return [field.name for field in schema if not pa.types.is_floating(field.type)]
+
+
+def assemble(folder: WorkFolder, output: Path, count: int, columns: list[str]) -> int:
+    """Write parts 0..count-1 of a folder into the output, atomically, then remove the folder.
+
+    A run appends its parts as they are written instead (`Assembly`); this is for parts that
+    are all there already.
+
+    Returns:
+        The number of rows written.
+
+    Raises:
+        FileNotFoundError: a part is missing (the folder and the old output are kept).
+    """
+    with Assembly(folder, output, count, columns) as assembly:
+        return assembly.finish()

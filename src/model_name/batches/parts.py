@@ -10,15 +10,15 @@ Beside the output `predictions.csv` a run keeps `predictions.csv.parts/`:
   a worker died) replaces it: no row is ever there twice.
 
 The output is written from the parts in order, one part at a time, under a temporary name, as
-they are written (`output.Assembly`; `assemble` when they are all there), then renamed over the
-output, and the folder removed. An interrupted run leaves the folder: the next run with the
-same manifest skips the parts already written.
+they are written (`output.Assembly`; `output.assemble` when they are all there), then renamed
+over the output, and the folder removed. An interrupted run leaves the folder: the next run
+with the same manifest skips the parts already written.
 
 Example:
     folder = WorkFolder.for_output(Path("outputs/predictions.csv"))
     done = folder.prepare({"inputs": ..., "model_uri": ...})
     folder.write_part(0, frame)
-    folder.assemble(Path("outputs/predictions.csv"), count=1)
+    output.assemble(folder, Path("outputs/predictions.csv"), count=1, columns=["prediction"])
 """
 
 from __future__ import annotations
@@ -32,8 +32,6 @@ import shutil
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from model_name.batches.output import Assembly
 
 if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped, unused-ignore]
@@ -123,26 +121,6 @@ class WorkFolder:
         frame.to_parquet(temporary, index=False, compression=None, use_dictionary=False)
         os.replace(temporary, final)
         return final
-
-    def assemble(self, output: Path, count: int, columns: list[str]) -> int:
-        """Write parts 0..count-1 into the output, atomically, then remove the folder.
-
-        A run appends its parts as they are written instead (`output.Assembly`); this is for
-        parts that are all there already.
-
-        Args:
-            output: the file to write (`.csv`, or Parquet).
-            count: the number of parts.
-            columns: the output's columns, for a table of no rows (no parts).
-
-        Returns:
-            The number of rows written.
-
-        Raises:
-            FileNotFoundError: a part is missing (the folder is kept).
-        """
-        with Assembly(self, output, count, columns) as assembly:
-            return assembly.finish()
 
     def model(self, uri: str) -> Path:
         """Return a local copy of a model in the folder, downloaded once (workers load it).
