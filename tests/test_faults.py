@@ -14,6 +14,7 @@ import re
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -441,7 +442,8 @@ def test_a_secret_from_any_source_is_never_shown_nor_recorded(
                 "MODEL_NAME_MLFLOW__EXPERIMENT_NAME": f"secrets-{index}",
             }.items():
                 scoped.setenv(name, value)
-            code = main(argv)
+            scoped.setattr(sys, "argv", ["model_name", *argv])  # the command a run records
+            code = main()
         out, err = capfd.readouterr()
         assert code == 1, (source, err)
         (run,) = runs(mlflow_server, f"secrets-{index}")
