@@ -14,6 +14,7 @@ import re
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +33,7 @@ from model_name.containers import service as build_service
 from model_name.io.services import AlertsService, LoggerService, MlflowService, Service
 from model_name.jobs import JOBS
 from model_name.lifecycle import service_names
+from model_name.redaction import forget_secrets
 from tests.helpers.doubles import broken
 from tests.helpers.faults import JOB_SECONDS, assert_one_line_error, everything_recorded, runs
 from tests.helpers.jobs import check_command, start_held_check
@@ -243,27 +245,23 @@ def test_a_signal_mid_run_kills_the_run_and_keeps_its_record(
 
 
 @pytest.mark.slow
-def test_an_unreachable_tracking_server_fails_within_seconds(job_log: Path) -> None:
+def test_an_unreachable_tracking_server_fails_within_seconds(
+    job_log: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # given a tracking server address where nothing listens, and MLflow's retries as we set them
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}"}
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")
 
-    # when a job starts
+    # when a job starts (in this process, as `model_name run check` runs it)
     started = time.monotonic()
-    result = subprocess.run(
-        check_command(job_log),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=JOB_SECONDS,
-        check=False,
-    )
+    code = main(check_command(job_log)[3:])
     elapsed = time.monotonic() - started
 
     # then it fails in seconds (MLflow's own retries would take about four minutes), in one line
-    assert result.returncode == 1, result.stderr
+    err = capfd.readouterr().err
+    assert code == 1, err
     assert elapsed < 45, f"took {elapsed:.1f} s"
-    assert_one_line_error(result.stderr, "a service could not start: MlflowException")
-    assert "Connection refused" in result.stderr
+    assert_one_line_error(err, "a service could not start: MlflowException")
+    assert "Connection refused" in err
     # and the log has the retries and the error with its traceback; no local store was made
     log = job_log.read_text()
     assert "Retrying" in log and "mlflow_service could not start" in log
@@ -373,8 +371,8 @@ def test_bad_input_exits_2_in_one_line_and_starts_nothing(
 # --- many jobs at once on a fresh store --------------------------------------------------------
 
 
-JOBS_AT_ONCE = 4
-"""Jobs started together on a fresh store: twice the cores, so their migrations interleave."""
+JOBS_AT_ONCE = 3
+"""Jobs started together on a fresh store: more than the cores, so their migrations interleave."""
 
 
 @pytest.mark.slow
@@ -418,33 +416,36 @@ SECRET_SOURCES: dict[str, tuple[str, list[str], dict[str, str]]] = {
 
 @pytest.mark.slow
 def test_a_secret_from_any_source_is_never_shown_nor_recorded(
-    isolated: Path, mlflow_server: str
+    isolated: Path,
+    mlflow_server: str,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # given a secret in each source, for jobs tracked on a real server (credentials sent over HTTP)
-    processes = {}
+    client = MlflowClient(tracking_uri=mlflow_server)
     for index, (source, (config, flags, environ)) in enumerate(SECRET_SOURCES.items()):
+        # given a secret in one source, for a job tracked on a real server (credentials sent
+        # over HTTP), run in this process as `model_name run check` runs it, in its own folder
         folder = isolated / f"source{index}"
         folder.mkdir()
         if config:
             (folder / "containers.yaml").write_text(config)
-        env = {
-            **without_coverage(os.environ),
-            **environ,
-            "MLFLOW_TRACKING_URI": mlflow_server,
-            "MODEL_NAME_MLFLOW__EXPERIMENT_NAME": f"secrets-{index}",
-        }
-        argv = [*check_command(folder / "job.log", *flags), "--set", "jobs.check.fail=true"]
-        pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
-        processes[source] = (
-            folder,
-            subprocess.Popen(argv, cwd=folder, env=env, text=True, **pipes),
-        )
+        argv = [*check_command(folder / "job.log", *flags)[3:], "--set", "jobs.check.fail=true"]
+        forget_secrets()  # what the previous job remembered must not mask this one's output
+        capfd.readouterr()
 
-    # when each job runs (and fails, so the failure path is searched too)
-    client = MlflowClient(tracking_uri=mlflow_server)
-    for index, (source, (folder, process)) in enumerate(processes.items()):
-        out, err = process.communicate(timeout=JOB_SECONDS)
-        assert process.returncode == 1, (source, err)
+        # when the job runs (and fails, so the failure path is searched too)
+        with monkeypatch.context() as scoped:
+            scoped.chdir(folder)
+            for name, value in {
+                **environ,
+                "MLFLOW_TRACKING_URI": mlflow_server,
+                "MODEL_NAME_MLFLOW__EXPERIMENT_NAME": f"secrets-{index}",
+            }.items():
+                scoped.setenv(name, value)
+            scoped.setattr(sys, "argv", ["model_name", *argv])  # the command a run records
+            code = main()
+        out, err = capfd.readouterr()
+        assert code == 1, (source, err)
         (run,) = runs(mlflow_server, f"secrets-{index}")
 
         # then the secret is nowhere: output, log, params, tags, artifacts

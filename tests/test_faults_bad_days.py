@@ -1,7 +1,8 @@
 """The fault matrix, bad days: secrets inside URIs, hostile configuration, non-ASCII.
 
-Run as a user would: `python -m model_name` in a real process, against a real `mlflow server` on
-127.0.0.1 or a real SQLite store. The interrupted first run, the full disk and the second Ctrl-C
+Run as a user would: the command line in this process (`main`), or `python -m model_name` in a
+real process where its time and memory are measured, against a real `mlflow server` on 127.0.0.1
+or a real SQLite store. The interrupted first run, the full disk and the second Ctrl-C
 have their own modules (`test_faults_first_run.py`, `test_faults_full_disk.py`,
 `test_faults_signals.py`).
 """
@@ -19,6 +20,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from model_name.cli import main
+from model_name.redaction import forget_secrets
 from tests.helpers.faults import JOB_SECONDS, assert_one_line_error, everything_recorded, runs
 from tests.helpers.jobs import check_command
 from tests.helpers.servers import free_port, without_coverage
@@ -34,70 +36,70 @@ def with_password(url: str) -> str:
 
 @pytest.mark.slow
 def test_a_password_inside_a_uri_is_never_shown_nor_recorded(
-    isolated: Path, mlflow_server: str
+    isolated: Path,
+    mlflow_server: str,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # given the tracking URI with a password, from MLflow's variable and from --set
     uri = with_password(mlflow_server)
-    env = {
-        **without_coverage(os.environ),
-        "MLFLOW_TRACKING_URI": uri,
-        "MLFLOW_REGISTRY_URI": uri,
-        "MODEL_NAME_MLFLOW__EXPERIMENT_NAME": "uri-secrets",
-    }
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
+    monkeypatch.setenv("MODEL_NAME_MLFLOW__EXPERIMENT_NAME", "uri-secrets")
     argv = [
-        *check_command(isolated / "job.log", "--set", f"mlflow.tracking_uri={uri}"),
+        *check_command(isolated / "job.log", "--set", f"mlflow.tracking_uri={uri}")[3:],
         "--set", f"mlflow.registry_uri={uri}", "--set", "jobs.check.fail=true",
     ]  # fmt: skip
 
-    # when `config show --sources` prints it, and a job runs with it (and fails)
-    shown = subprocess.run(
-        [sys.executable, "-m", "model_name", "config", "show", "--sources"],
-        env=env, capture_output=True, text=True, timeout=JOB_SECONDS, check=True,
-    )  # fmt: skip
-    result = subprocess.run(
-        argv, env=env, capture_output=True, text=True, timeout=JOB_SECONDS, check=False
-    )
+    # when `config show --sources` prints it, and a job runs with it (and fails), each in this
+    # process as the command line runs them, each remembering nothing of the other (as two
+    # processes would not)
+    assert main(["config", "show", "--sources"]) == 0
+    shown = capfd.readouterr()
+    forget_secrets()
+    monkeypatch.setattr(sys, "argv", ["model_name", *argv])  # the command a run records
+    code = main()
+    result = capfd.readouterr()
 
     # then the real URI reached MLflow: the run is on the server, FAILED as the job asked
-    assert result.returncode == 1, result.stderr
+    assert code == 1, result.err
     (run,) = runs(mlflow_server, "uri-secrets")
     assert run.info.status == "FAILED"
     # and the password is nowhere: config show, console, log, tags, config.yaml, run.log
     recorded = everything_recorded(MlflowClient(mlflow_server), run, isolated / "artifacts")
     outputs = {
-        "config show": shown.stdout + shown.stderr,
-        "console": result.stdout + result.stderr,
+        "config show": shown.out + shown.err,
+        "console": result.out + result.err,
         "log": (isolated / "job.log").read_text(),
         "run": recorded,
     }
     for where, text in outputs.items():
         assert PASSWORD not in text, f"the password is in {where}"
     # and the URI is still shown and recorded, its password masked
-    assert f"tracking_uri: http://{MASKED}" in shown.stdout
-    assert f"registry_uri: http://{MASKED}" in shown.stdout
+    assert f"tracking_uri: http://{MASKED}" in shown.out
+    assert f"registry_uri: http://{MASKED}" in shown.out
     assert f"mlflow.tracking_uri=http://{MASKED}" in run.data.tags["model_name.command"]
     assert f"tracking_uri: http://{MASKED}" in recorded  # config.yaml
 
 
 @pytest.mark.slow
-def test_the_error_line_for_a_server_down_masks_the_password(isolated: Path) -> None:
+def test_the_error_line_for_a_server_down_masks_the_password(
+    isolated: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # given a tracking URI with a password where no server listens
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"http://bob:{PASSWORD}@127.0.0.1:{free_port()}"}
+    uri = f"http://bob:{PASSWORD}@127.0.0.1:{free_port()}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
 
-    # when a job starts
-    result = subprocess.run(
-        check_command(isolated / "job.log"),
-        env=env, capture_output=True, text=True, timeout=JOB_SECONDS, check=False,
-    )  # fmt: skip
+    # when a job starts (in this process, as `model_name run check` runs it)
+    code = main(check_command(isolated / "job.log")[3:])
 
     # then the one error line names the server, its password masked, and so does the log
-    assert result.returncode == 1, result.stderr
-    assert_one_line_error(
-        result.stderr, f"MlflowException: API request to http://{MASKED}127.0.0.1"
-    )
+    result = capfd.readouterr()
+    assert code == 1, result.err
+    assert_one_line_error(result.err, f"MlflowException: API request to http://{MASKED}127.0.0.1")
     log = (isolated / "job.log").read_text()
     assert "Traceback" in log
-    assert PASSWORD not in result.stderr + result.stdout + log
+    assert PASSWORD not in result.err + result.out + log
 
 
 def billion_laughs() -> str:
