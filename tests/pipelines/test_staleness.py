@@ -21,14 +21,10 @@ from tests.pipelines.helpers import ran, run_pipeline
 pytestmark = pytest.mark.slow
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-RIDGE_ONLY = "{ridge: {alpha: {type: float, low: 0.01, high: 10.0, log: true}}}"
 STEPS = ("tuning", "training", "evaluation", "promotion", "inference")
 FLAGS = (
     "--set", "jobs.tuning.n_trials=2",
     "--set", "jobs.tuning.cv_folds=2",
-    # ridge only: the default space's forests (up to 200 trees) made every step that follows
-    # tuning fit, explain and predict a forest; which steps rerun does not depend on the model
-    "--set", f"jobs.tuning.search_space={RIDGE_ONLY}",
     "--set", "jobs.training.inputs=data.csv",
     "--set", "alerts.enable=false",
     "--set", "mlflow.outbox=false",
