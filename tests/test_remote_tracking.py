@@ -1,8 +1,10 @@
-"""The jobs as real processes against a real `mlflow server`, found through MLFLOW_TRACKING_URI.
+"""The jobs against a real `mlflow server`, found through MLFLOW_TRACKING_URI.
 
-Each job runs as `python -m model_name run JOB` in the test's folder, configured for tracking by
-nothing but `MLFLOW_TRACKING_URI=http://127.0.0.1:PORT` (plus a unique experiment and registered
-model name, as the session's server is shared). What is checked is what a user would look at in
+Each job runs as `model_name run JOB` in the test's folder, configured for tracking by nothing but
+`MLFLOW_TRACKING_URI=http://127.0.0.1:PORT` (plus a unique experiment and registered model name,
+as the session's server is shared): one after the other in the test's process (nothing checked
+depends on a process boundary, and each process cost a Python start and its imports), and as
+processes started at once. What is checked is what a user would look at in
 MLflow: runs, metrics, registered versions and aliases, and artifacts, both as the server lists
 them and as files in the server's artifact store (proof that nothing was written to a local
 `./mlruns` or `mlflow.db` instead).
@@ -24,8 +26,6 @@ from tests.helpers.remote_jobs import (
     assert_one_version_per_training,
     assert_run_artifacts,
     assert_sane_metrics,
-    job_env,
-    run_job,
     stored,
     train_at_once,
     unique_names,
@@ -36,16 +36,21 @@ pytestmark = pytest.mark.slow
 
 
 def test_train_promote_predict_against_a_tracking_server(
-    isolated: Path, mlflow_server_instance: MlflowServer
+    isolated: Path, mlflow_server_instance: MlflowServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from model_name.cli import main
+
     # given a tracking server known to the jobs only through MLFLOW_TRACKING_URI
     server = mlflow_server_instance
     experiment, model = unique_names("remote-e2e")
-    env = job_env(server, experiment, model)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+    monkeypatch.setenv("MODEL_NAME_MLFLOW__EXPERIMENT_NAME", experiment)
+    monkeypatch.setenv("MODEL_NAME_MLFLOW__REGISTRY_NAME", model)
+    monkeypatch.setenv("MODEL_NAME_ALERTS__ENABLE", "false")
 
-    # when a model is trained, promoted and used, each job in its own process
+    # when a model is trained, promoted and used, one job after the other
     for job in ("training", "promotion", "inference"):
-        run_job(job, env, isolated)
+        assert main(["run", job]) == 0, job
 
     # then the server holds the three runs, all finished
     client = MlflowClient(tracking_uri=server.url)
@@ -88,16 +93,16 @@ def test_train_promote_predict_against_a_tracking_server(
     assert not LOCAL_STORES & {path.name for path in isolated.iterdir()}
 
 
-def test_eight_trainings_at_once_lose_and_duplicate_nothing(
+def test_three_trainings_at_once_lose_and_duplicate_nothing(
     isolated: Path, mlflow_server_instance: MlflowServer
 ) -> None:
     # given a tracking server known to the jobs only through MLFLOW_TRACKING_URI
     server = mlflow_server_instance
 
-    # when eight training processes on one experiment and one registered model start at once
+    # when three training processes on one experiment and one registered model start at once
     experiment, model = train_at_once(server, isolated, "remote-concurrent")
 
-    # then the registry holds versions 1 to 8, each from its own FINISHED run
+    # then the registry holds versions 1 to 3, each from its own FINISHED run
     _, runs = assert_one_version_per_training(server, model)
     # and every run is in the experiment asked for, which holds no other
     client = MlflowClient(tracking_uri=server.url)

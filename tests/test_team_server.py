@@ -1,6 +1,6 @@
 """The README's team server, as tested: `mlflow server` on PostgreSQL takes concurrent trainings.
 
-The server's backend store is a database on the session's PostgreSQL server; eight training
+The server's backend store is a database on the session's PostgreSQL server; three training
 processes reach it only through `MLFLOW_TRACKING_URI`, all at once.
 """
 
@@ -32,15 +32,15 @@ def postgres_mlflow_server(
         stop(server.process)
 
 
-def test_eight_concurrent_trainings_on_a_postgresql_backed_server(
+def test_three_concurrent_trainings_on_a_postgresql_backed_server(
     isolated: Path, postgres_mlflow_server: MlflowServer
 ) -> None:
     # given a tracking server whose backend store is PostgreSQL
     server = postgres_mlflow_server
 
-    # when eight training processes on one experiment and one registered model start at once
+    # when three training processes on one experiment and one registered model start at once
     _, model = train_at_once(server, isolated, "team")
 
-    # then the registry holds versions 1 to 8, each from its own FINISHED run with its metrics,
+    # then the registry holds versions 1 to 3, each from its own FINISHED run with its metrics,
     # artifacts and model
     assert_one_version_per_training(server, model)

@@ -24,7 +24,7 @@ from mlflow.entities import Run
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 
 from tests.helpers.postgres import PostgresServer
-from tests.helpers.servers import without_coverage
+from tests.helpers.servers import caching_bytecode, without_coverage
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +58,7 @@ def project(
         "jobs": {"tuning": {"cv_folds": 3, "sampler": "random", "seed": 1, **tuning}},
     }
     (folder / "containers.yaml").write_text(yaml.safe_dump(config))
-    env = dict(os.environ) if covered else without_coverage(os.environ)
+    env = caching_bytecode(os.environ) if covered else without_coverage(os.environ)
     return {**env, "MLFLOW_DISABLE_TELEMETRY": "true"}
 
 

@@ -22,13 +22,33 @@ COVERAGE_VARIABLES = ("COVERAGE_PROCESS_START", "COVERAGE_PROCESS_CONFIG")
 """What makes a child process measure coverage (`patch = ["subprocess"]` in pyproject.toml)."""
 
 
+NO_BYTECODE_CACHE = "PYTHONDONTWRITEBYTECODE"
+"""Set in some images and sandboxes: no `.pyc` is ever written, so every child compiles all it
+imports again (about 13 s of CPU for a training, half of its cost; docs/benchmarks.md, "The first
+command")."""
+
+
+def caching_bytecode(env: Mapping[str, str]) -> dict[str, str]:
+    """Return a child's environment in which Python writes the bytecode it compiles.
+
+    A test process starts many children importing the same modules: the first writes their
+    `.pyc` (in `.venv` and `src`, both ignored by git), the others read them. Nothing a test
+    asserts depends on bytecode being cached or not.
+    """
+    return {name: value for name, value in env.items() if name != NO_BYTECODE_CACHE}
+
+
 def without_coverage(env: Mapping[str, str]) -> dict[str, str]:
-    """Return a child's environment in which coverage does not trace it.
+    """Return a child's environment in which coverage does not trace it, caching its bytecode.
 
     For processes that only repeat what other tests cover, run many at once, and would
     otherwise pay coverage's tracing on every call (several at once on two cores).
     """
-    return {name: value for name, value in env.items() if name not in COVERAGE_VARIABLES}
+    return {
+        name: value
+        for name, value in caching_bytecode(env).items()
+        if name not in COVERAGE_VARIABLES
+    }
 
 
 def free_port() -> int:
@@ -128,7 +148,12 @@ def start_server(
         "MLFLOW_DISABLE_TELEMETRY": "true",  # 127.0.0.1 only
     }
     # Not the project's code: coverage's subprocess tracing would only slow its start.
-    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", *COVERAGE_VARIABLES):
+    for name in (
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_REGISTRY_URI",
+        NO_BYTECODE_CACHE,
+        *COVERAGE_VARIABLES,
+    ):
         env.pop(name, None)
     with log.open("wb") as output:
         process = subprocess.Popen(

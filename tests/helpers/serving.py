@@ -99,13 +99,6 @@ def start_serve(log: Path, tracking_uri: str, *settings: str) -> tuple[subproces
     raise AssertionError(f"serve never listened: {log.read_text() if log.exists() else ''}")
 
 
-def stop_serve(process: subprocess.Popen[str]) -> tuple[int, str]:
-    """Send SIGTERM and wait for the job to end; return its exit code and stderr."""
-    process.terminate()
-    _, stderr = process.communicate(timeout=OPEN_SECONDS)
-    return process.returncode, stderr
-
-
 @dataclasses.dataclass
 class ClientLoop:
     """A client sending one-row requests in a loop from a thread, counting what it got.

@@ -41,9 +41,10 @@ def verdict_document(mlflow_service: MlflowService, run_id: str, tmp_path: Path)
     return json.loads(Path(local).read_text())
 
 
-def test_a_good_version_passes_on_its_held_out_split_and_is_tagged(
+def test_a_good_version_passes_on_its_held_out_split_is_tagged_and_promoted_by_the_gate(
     services: dict[str, Any], mlflow_service: MlflowService, runs_of: RunsOf, tmp_path: Path
 ) -> None:
+    # One training and evaluation for both: the verdict, then the gated promotion it allows.
     # given the default training's model (R² 0.45 on its held-out rows)
     train(services)
 
@@ -86,6 +87,13 @@ def test_a_good_version_passes_on_its_held_out_split_and_is_tagged(
         "plots/predicted_vs_actual.png",
         "plots/residuals.png",
     }
+
+    # when the gated promotion runs
+    with PromotionJob(require_evaluation=True, **services) as promotion:
+        promotion.run()
+
+    # then the version that passed is the champion
+    assert mlflow_service.client().get_registered_model("model_name").aliases == {"champion": 1}
 
 
 def test_a_version_below_a_threshold_fails_naming_the_check(
@@ -149,22 +157,6 @@ def test_a_worse_challenger_is_refused_against_a_better_champion(
         gated.run()
     aliases = mlflow_service.client().get_registered_model("model_name").aliases
     assert aliases == {"champion": 1}
-
-
-def test_a_passed_version_is_promoted_by_the_gated_promotion(
-    services: dict[str, Any], mlflow_service: MlflowService
-) -> None:
-    # given a version that passed its evaluation
-    train(services)
-    with EvaluationJob(plots=False, **services) as job:
-        job.run()
-
-    # when the gated promotion runs
-    with PromotionJob(require_evaluation=True, **services) as promotion:
-        promotion.run()
-
-    # then it is the champion
-    assert mlflow_service.client().get_registered_model("model_name").aliases == {"champion": 1}
 
 
 def test_a_verdict_given_before_the_champion_changed_must_be_renewed(

@@ -25,7 +25,6 @@ from tests.helpers.serving import (
     register_versions,
     set_alias,
     start_serve,
-    stop_serve,
 )
 
 RunsOf = Callable[[str], list[Any]]
@@ -137,13 +136,14 @@ def serving(champion: str, tracking_uri: str, job_log: Path) -> Iterator[tuple[A
 
 
 @pytest.mark.slow
-def test_serve_switches_under_load_with_no_failed_request_and_skips_a_broken_version(
+def test_serve_switches_under_load_skips_a_broken_version_and_drains_on_sigterm(
     serving: tuple[Any, str],
     champion: str,
     mlflow_service: MlflowService,
     job_log: Path,
     runs_of: RunsOf,
 ) -> None:
+    # One serve process for both halves: each is a job process and a champion (~15 s of CPU).
     process, url = serving
     broken = register_broken_version(mlflow_service)
     # given a client sending requests in a loop to the job serving version 1
@@ -167,25 +167,6 @@ def test_serve_switches_under_load_with_no_failed_request_and_skips_a_broken_ver
     assert log.count(f"Alert: serve: cannot load version {broken}") == 1
     assert "Switched: now serving version 2" in log
 
-    # when the job gets SIGTERM
-    code, stderr = stop_serve(process)
-
-    # then it exits 143, and its run, KILLED, records the versions served and the traffic
-    assert code == 143, stderr
-    assert "job serve terminated (SIGTERM)" in stderr
-    (run,) = runs_of("serve")
-    assert run.info.status == "KILLED"
-    history = run.data.tags["model_name.serve.versions"]
-    assert [entry.split("@")[0] for entry in history.split(", ")] == ["1", "2", "1"]
-    assert run.data.metrics["requests_total"] >= len(loop.answers)
-    assert run.data.metrics["errors_total"] == 0
-
-
-@pytest.mark.slow
-def test_sigterm_lets_the_request_in_flight_finish_and_refuses_new_ones(
-    serving: tuple[Any, str], runs_of: RunsOf
-) -> None:
-    process, url = serving
     # given a request in flight: its headers and half its body sent, the rest held back
     rows = "\n".join(",".join(map(str, ROW)) for _ in range(200))
     body = f"{','.join(FEATURES)}\n{rows}\n".encode()
@@ -225,11 +206,16 @@ def test_sigterm_lets_the_request_in_flight_finish_and_refuses_new_ones(
     assert "error" not in answer, answer.get("error")
     assert answer["response"].status_code == 200
     assert len(answer["response"].json()["predictions"]) == 200
-    # and the job exits 143, its run KILLED
+    # and the job exits 143, its run KILLED, recording the versions served and the traffic
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 143, stderr
+    assert "job serve terminated (SIGTERM)" in stderr
     (run,) = runs_of("serve")
     assert run.info.status == "KILLED"
+    history = run.data.tags["model_name.serve.versions"]
+    assert [entry.split("@")[0] for entry in history.split(", ")] == ["1", "2", "1"]
+    assert run.data.metrics["requests_total"] >= len(loop.answers)
+    assert run.data.metrics["errors_total"] == 0
 
 
 def _wait_in_log(log: Path, text: str) -> None:
