@@ -59,3 +59,11 @@ def registered_model(mlflow_service: MlflowService) -> str:
         for _ in range(2):
             registries.register_model(info.model_uri, name)
     return name
+
+
+@pytest.fixture
+def champion(mlflow_service: MlflowService, registered_model: str) -> str:
+    """Versions 1 and 2 of the model registered, champion on version 1; return the model name."""
+    with mlflow_service:
+        registries.set_alias(mlflow_service.client(), registered_model, "champion", 1)
+    return registered_model

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,19 +10,10 @@ import pydantic as pdt
 import pytest
 
 from model_name.errors import ModelNotFoundError
-from model_name.io import datasets, registries
+from model_name.io import datasets
 from model_name.io.services import MlflowService
 from model_name.jobs.inference import InferenceJob
-
-RunsOf = Callable[[str], list[Any]]
-
-
-@pytest.fixture
-def champion(mlflow_service: MlflowService, registered_model: str) -> str:
-    """Versions 1 and 2 of the model registered, champion on version 1; return the model name."""
-    with mlflow_service:
-        registries.set_alias(mlflow_service.client(), registered_model, "champion", 1)
-    return registered_model
+from tests.jobs.conftest import RunsOf
 
 
 def test_inference_predicts_the_diabetes_rows_with_the_champion(

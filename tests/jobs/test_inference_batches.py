@@ -18,22 +18,13 @@ import pytest
 from model_name.batches.predict import Check
 from model_name.contracts import Contract
 from model_name.errors import ContractViolation, JobError
-from model_name.io import registries
 from model_name.io.services import MlflowService
 from model_name.jobs.inference import InferenceJob
 from tests.helpers.logs import lines
 from tests.helpers.servers import without_coverage
-from tests.jobs.test_inference import RunsOf
+from tests.jobs.conftest import RunsOf
 
 FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
-
-
-@pytest.fixture
-def champion(mlflow_service: MlflowService, registered_model: str) -> str:
-    """Versions 1 and 2 of the model registered, champion on version 1; return the model name."""
-    with mlflow_service:
-        registries.set_alias(mlflow_service.client(), registered_model, "champion", 1)
-    return registered_model
 
 
 def features_table(rows: int, seed: int = 0) -> pd.DataFrame:
@@ -51,6 +42,28 @@ def expected_predictions(
     with mlflow_service:
         model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
         return np.asarray(model.predict(frame[FEATURES])).ravel()
+
+
+def parts_written(parts: Path) -> int:
+    """How many part files a run's work folder holds (0 before it exists)."""
+    return len(list(parts.glob("part-*.parquet"))) if parts.is_dir() else 0
+
+
+def kill_once_parts_are_written(
+    process: subprocess.Popen[bytes], parts: Path, count: int, seconds: float
+) -> int | None:
+    """SIGKILL a process as soon as `count` parts are written; return how many were then.
+
+    `None`: the process ended, or `seconds` passed, first.
+    """
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        written = parts_written(parts)
+        if written >= count:
+            process.send_signal(signal.SIGKILL)
+            return written
+        time.sleep(0.005)
+    return None
 
 
 class RefusingJob(InferenceJob):
@@ -195,18 +208,13 @@ def test_a_process_killed_mid_run_is_resumed_without_a_row_twice(
     env = without_coverage(os.environ)
     process = subprocess.Popen(command, env=env, cwd=tmp_path)
     try:
-        deadline = time.monotonic() + 120
-        while process.poll() is None and time.monotonic() < deadline:
-            if parts.is_dir() and len(list(parts.glob("part-*.parquet"))) >= 3:
-                process.send_signal(signal.SIGKILL)
-                break
-            time.sleep(0.005)
+        kill_once_parts_are_written(process, parts, 3, seconds=120)
         assert process.wait(timeout=60) == -signal.SIGKILL, "the job ended before it was killed"
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-    written_before = len(list(parts.glob("part-*.parquet")))
+    written_before = parts_written(parts)
     assert 3 <= written_before < 200 and not outputs.exists()
 
     # when it runs again

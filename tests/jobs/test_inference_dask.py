@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import signal
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,22 +12,17 @@ import pandas as pd
 import pytest
 
 from model_name.batches.predict import loaded_models
-from model_name.io import registries
 from model_name.io.services import MlflowService
 from model_name.jobs.inference import InferenceJob
 from tests.helpers.dask_cluster import DaskCluster
 from tests.helpers.logs import lines
-from tests.jobs.test_inference_batches import expected_predictions, features_table
+from tests.jobs.test_inference_batches import (
+    expected_predictions,
+    features_table,
+    kill_once_parts_are_written,
+)
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def champion(mlflow_service: MlflowService, registered_model: str) -> str:
-    """Versions 1 and 2 of the model registered, champion on version 1; return the model name."""
-    with mlflow_service:
-        registries.set_alias(mlflow_service.client(), registered_model, "champion", 1)
-    return registered_model
 
 
 def test_the_batches_run_as_tasks_on_the_cluster_and_each_worker_loads_the_model_once(
@@ -78,20 +72,8 @@ def test_a_worker_killed_mid_run_has_its_batches_run_elsewhere_each_row_once(
     outputs = tmp_path / "scores.parquet"
     parts = tmp_path / "scores.parquet.parts"
     victim = dask_cluster.workers[0]
-    killed_at: list[int] = []
-
-    def kill_when_parts_appear() -> None:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and victim.poll() is None:
-            written = len(list(parts.glob("part-*.parquet"))) if parts.is_dir() else 0
-            if written >= 3:
-                victim.send_signal(signal.SIGKILL)
-                killed_at.append(written)
-                return
-            time.sleep(0.005)
-
-    watcher = threading.Thread(target=kill_when_parts_appear, daemon=True)
-    watcher.start()
+    watcher = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    killed_at = watcher.submit(kill_once_parts_are_written, victim, parts, 3, seconds=300)
 
     # when the job runs on the cluster
     job = InferenceJob(
@@ -100,10 +82,11 @@ def test_a_worker_killed_mid_run_has_its_batches_run_elsewhere_each_row_once(
     )  # fmt: skip
     with job:
         job.run()
-    watcher.join(timeout=10)
+    written_when_killed = killed_at.result(timeout=10)
+    watcher.shutdown()
 
     # then the worker died mid-run, and the output still has every row exactly once
-    assert killed_at and killed_at[0] < 60, f"killed after {killed_at} parts"
+    assert written_when_killed is not None and written_when_killed < 60, written_when_killed
     assert victim.wait(timeout=10) == -signal.SIGKILL
     written = pd.read_parquet(outputs)
     assert written["customer"].tolist() == frame["customer"].tolist()

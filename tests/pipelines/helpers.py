@@ -8,6 +8,15 @@ import pytest
 
 from model_name.cli import main
 
+TWO_CHECKS = """
+pipelines:
+  checks:
+    steps:
+      - {job: check, name: first}
+      - {job: check, name: second}
+"""
+"""A `containers.yaml` with a pipeline `checks` of two `check` steps, `first` and `second`."""
+
 STEP_LINE = re.compile(r"^model_name: ([\w.-]+): (ran|reused|failed|interrupted|not reached)\b")
 
 

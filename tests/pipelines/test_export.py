@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from model_name.cli import main
-from tests.pipelines.helpers import statuses
+from tests.pipelines.helpers import TWO_CHECKS, statuses
 
 LIFECYCLE = ["tuning", "training", "evaluation", "promotion", "inference"]
 
@@ -51,20 +51,11 @@ def test_the_airflow_dag_compiles_and_chains_a_bash_task_a_step(
     assert "step_0 >> step_1 >> step_2 >> step_3 >> step_4" in source
 
 
-CHECKS = """
-pipelines:
-  checks:
-    steps:
-      - {job: check, name: first}
-      - {job: check, name: second}
-"""
-
-
 def test_each_exported_command_runs_its_step_and_a_rerun_reuses_it(
     isolated: Path, tracking_uri: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # given a two-step pipeline exported for an orchestrator
-    (isolated / "containers.yaml").write_text(CHECKS)
+    (isolated / "containers.yaml").write_text(TWO_CHECKS)
     flags = ["--set", f"mlflow.tracking_uri={tracking_uri}", "--set", "alerts.enable=false"]
     flags += ["--set", "mlflow.outbox=false", "--set", f"logger.sink={isolated / 'log'}"]
     assert main(["pipeline", "export", "checks", "--format", "argo"]) == 0

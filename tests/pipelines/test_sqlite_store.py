@@ -21,16 +21,9 @@ import pytest
 from model_name.pipelines.sqlite_store import SqliteStore, open_store
 from model_name.pipelines.stored import UnsupportedQueryError
 from tests.helpers.servers import without_coverage
-from tests.pipelines.helpers import run_pipeline
+from tests.pipelines.helpers import TWO_CHECKS, run_pipeline
 
 FINGERPRINT = "model_name.pipeline.fingerprint"
-CHECKS = """
-pipelines:
-  checks:
-    steps:
-      - {job: check, name: first}
-      - {job: check, name: second}
-"""
 
 
 def settings_of(tracking_uri: str, registry_uri: str | None = None) -> Any:
@@ -227,7 +220,7 @@ def test_it_knows_the_schema_of_the_installed_mlflow(mlflow_store_template: Path
 @pytest.fixture
 def checks_flags(isolated: Path, tracking_uri: str) -> list[str]:
     """A folder whose containers.yaml has two checks; return the flags of its runs."""
-    (isolated / "containers.yaml").write_text(CHECKS)
+    (isolated / "containers.yaml").write_text(TWO_CHECKS)
     return [
         "checks",
         "--set", f"mlflow.tracking_uri={tracking_uri}",

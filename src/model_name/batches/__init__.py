@@ -2,10 +2,11 @@
 
 - `sources`: a table cut into partitions (Parquet row groups, CSV line ranges, the sample).
 - `parts`: the work folder beside the output: a manifest, one part file a partition written
-  atomically, resume, and the final output assembled from the parts.
-- `predict`: one partition read, checked, predicted and written (what a Dask task runs).
-- `engine`: the partitions run in this process, with progress.
-- `cluster`: the same partitions as tasks on Dask's distributed scheduler.
+  atomically, resume.
+- `output`: the output written from the parts, in order, as they are written.
+- `predict`: one partition read, checked, predicted and written (a Dask task runs several).
+- `engine`: the partitions run in this process or on Dask, with progress.
+- `cluster`: the partitions as tasks on Dask's distributed scheduler, a local cluster.
 
 Heavy libraries (pandas, pyarrow, mlflow, distributed) are imported inside the functions.
 """
