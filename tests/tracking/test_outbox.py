@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,30 @@ def test_rows_are_filed_under_the_store_with_its_credentials_masked(
     with sqlite3.connect(tmp_path / "outbox" / "outbox.db") as connection:
         stores = [store for (store,) in connection.execute("SELECT DISTINCT store FROM items")]
     assert stores == [filed_under]
+
+
+def test_a_job_opening_the_outbox_while_another_switches_it_waits_instead_of_failing(
+    tmp_path: Path,
+) -> None:
+    # given a new outbox whose write lock another process holds, as when jobs start together
+    # (SQLite answers "database is locked" at once there, without waiting out its timeout)
+    folder = tmp_path / "outbox"
+    folder.mkdir()
+    other = sqlite3.connect(folder / "outbox.db", isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE started (at REAL)")
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, other.execute, ["COMMIT"])
+    release.start()
+
+    # when this process opens it
+    try:
+        outbox = Outbox(folder, "http://127.0.0.1:1")
+    finally:
+        release.join()
+        other.close()
+
+    # then it waited for the lock and the outbox is usable, in WAL mode
+    outbox.put("run", "tags", {"stage": "dev"})
+    assert [owner for owner, _, _ in rows(folder)] == [outbox.owner]
+    with sqlite3.connect(folder / "outbox.db") as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)

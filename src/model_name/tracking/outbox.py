@@ -17,6 +17,7 @@ import json
 import shutil
 import sqlite3
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +28,9 @@ from model_name.tracking.heartbeat import process_alive, process_started
 from model_name.tracking.stores import disk_full
 
 Kind = Literal["metrics", "params", "tags", "artifacts", "end"]
+
+LOCK_TIMEOUT_SECONDS = 30
+"""How long a process waits for another's lock on the outbox before it gives up."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -190,8 +194,27 @@ class Outbox:
         if connection is None:
             # WAL: writers do not block the sender's reads; NORMAL: a commit survives the
             # process's death (not the machine's power loss) without an fsync per write.
-            connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            connection.execute("PRAGMA journal_mode=WAL")
+            connection = sqlite3.connect(
+                self.path, timeout=LOCK_TIMEOUT_SECONDS, check_same_thread=False
+            )
+            _use_wal(connection)
             connection.execute("PRAGMA synchronous=NORMAL")
             self._local.connection = connection
         return connection
+
+
+def _use_wal(connection: sqlite3.Connection) -> None:
+    """Put the outbox in WAL mode, retrying while another process holds the lock it needs.
+
+    Jobs started together on a new outbox all switch it at once; SQLite sees the deadlock and
+    answers one of them "database is locked" at once, without waiting out the busy timeout.
+    """
+    deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
