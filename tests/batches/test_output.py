@@ -11,6 +11,15 @@ import pytest
 from model_name.batches.output import Assembly, assemble
 from model_name.batches.parts import WorkFolder
 
+COLUMNS = ["id", "prediction"]
+
+
+def work_folder(output: Path) -> WorkFolder:
+    """The prepared work folder of a new run writing `output`."""
+    folder = WorkFolder.for_output(output)
+    folder.prepare({})
+    return folder
+
 
 def rows(start: int, count: int) -> pd.DataFrame:
     return pd.DataFrame(
@@ -23,9 +32,8 @@ def test_parts_written_out_of_order_are_appended_in_the_order_of_the_rows(
 ) -> None:
     # given a run of three parts, written 2, 0, 1 (as Dask tasks complete)
     output = tmp_path / "out.parquet"
-    folder = WorkFolder.for_output(output)
-    folder.prepare({})
-    with Assembly(folder, output, 3, ["id", "prediction"]) as assembly:
+    folder = work_folder(output)
+    with Assembly(folder, output, 3, COLUMNS) as assembly:
         # when each part is announced as it is written
         folder.write_part(2, rows(4, 2))
         assembly.add({2})
@@ -49,12 +57,11 @@ def test_a_run_that_fails_keeps_the_old_output_and_the_parts_for_the_next_one(
     # given an output from an earlier run, and a run whose second part fails
     output = tmp_path / "out.csv"
     output.write_text("old\n")
-    folder = WorkFolder.for_output(output)
-    folder.prepare({})
+    folder = work_folder(output)
 
     # when the run stops after its first part was appended
     def run_that_fails() -> None:
-        with Assembly(folder, output, 2, ["id", "prediction"]) as assembly:
+        with Assembly(folder, output, 2, COLUMNS) as assembly:
             folder.write_part(0, rows(0, 2))
             assembly.add({0})
             raise RuntimeError("worker lost")
@@ -71,11 +78,10 @@ def test_a_run_that_fails_keeps_the_old_output_and_the_parts_for_the_next_one(
 def test_a_part_another_process_wrote_is_found_at_the_finish(tmp_path: Path) -> None:
     # given two parts on disk, only the first announced to the assembly
     output = tmp_path / "out.csv"
-    folder = WorkFolder.for_output(output)
-    folder.prepare({})
+    folder = work_folder(output)
     folder.write_part(0, rows(0, 1))
     folder.write_part(1, rows(1, 1))
-    with Assembly(folder, output, 2, ["id", "prediction"]) as assembly:
+    with Assembly(folder, output, 2, COLUMNS) as assembly:
         assembly.add({0})
 
         # when the run finishes
@@ -91,13 +97,12 @@ def test_predictions_are_stored_plain_and_the_passthrough_ids_with_a_dictionary(
 ) -> None:
     # given a part of distinct predictions and repeated ids
     output = tmp_path / "out.parquet"
-    folder = WorkFolder.for_output(output)
-    folder.prepare({})
+    folder = work_folder(output)
     frame = pd.DataFrame({"id": ["a", "b"] * 500, "prediction": [i / 7 for i in range(1000)]})
     folder.write_part(0, frame)
 
     # when it becomes the output
-    assemble(folder, output, 1, ["id", "prediction"])
+    assemble(folder, output, 1, COLUMNS)
 
     # then the ids are dictionary-encoded and the predictions are not (a dictionary of values
     # that never repeat is as long as the column)
